@@ -1,0 +1,66 @@
+/**
+ * `threadline serve --roles api,worker,scheduler` and `threadline migrate`.
+ * Composes the layers of the requested roles once, at the edge; SIGTERM/SIGINT interrupt the main fiber, which
+ * closes every scoped resource in reverse order of acquisition (HTTP server first, then workers, then pools).
+ */
+import { Command, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer, Logger } from "effect"
+import { AppConfig } from "./Config.js"
+import { HttpServerLive } from "./Http/Server.js"
+import { JsonLoggerLive } from "./Logging.js"
+
+export const ROLES = ["api", "worker", "scheduler"] as const
+export type Role = (typeof ROLES)[number]
+
+const parseRoles = (value: string): Effect.Effect<ReadonlyArray<Role>, Error> => {
+  const requested = value
+    .split(",")
+    .map((r) => r.trim())
+    .filter((r) => r.length > 0)
+  const unknown = requested.filter((r) => !(ROLES as ReadonlyArray<string>).includes(r))
+  if (requested.length === 0 || unknown.length > 0) {
+    return Effect.fail(new Error(`--roles takes a comma-separated subset of ${ROLES.join(",")}; got "${value}"`))
+  }
+  return Effect.succeed([...new Set(requested)] as ReadonlyArray<Role>)
+}
+
+const roleLayer = (role: Role): Layer.Layer<never, never, AppConfig> => {
+  switch (role) {
+    case "api":
+      return HttpServerLive
+    case "worker":
+    case "scheduler":
+      return Layer.empty
+  }
+}
+
+const roles = Options.text("roles").pipe(
+  Options.withDefault(ROLES.join(",")),
+  Options.withDescription("comma-separated roles to run in this process: api, worker, scheduler")
+)
+
+const serve = Command.make("serve", { roles }, ({ roles }) =>
+  Effect.gen(function* () {
+    const selected = yield* parseRoles(roles)
+    yield* Effect.logInfo("threadline starting", { roles: selected })
+    const layer = selected.map(roleLayer).reduce((acc, next) => Layer.merge(acc, next))
+    return yield* Layer.launch(layer)
+  })
+).pipe(Command.withDescription("run the API server, job workers and/or the scheduler"))
+
+const migrate = Command.make("migrate", {}, () => Effect.logInfo("no migrations yet")).pipe(
+  Command.withDescription("apply database migrations and exit")
+)
+
+const cli = Command.make("threadline").pipe(Command.withSubcommands([serve, migrate]))
+
+const run = Command.run(cli, { name: "threadline", version: "0.1.0" })
+
+const LogLevelLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => Logger.minimumLogLevel(config.logLevel)))
+
+const MainLive = Layer.mergeAll(NodeContext.layer, JsonLoggerLive, LogLevelLive).pipe(
+  Layer.provideMerge(AppConfig.Default)
+)
+
+run(process.argv).pipe(Effect.provide(MainLive), NodeRuntime.runMain({ disablePrettyLogger: true }))
