@@ -30,9 +30,17 @@ export const current = (): RequestContextData => {
   return ctx
 }
 
-/** Like `Effect.promise`, with the current context visible to the promise's code through `currentOrNull()`. */
+/**
+ * Like `Effect.promise`, with the current context visible to the promise's code through `currentOrNull()`.
+ * The AbortSignal is only created when `f` declares it: Effect allocates an AbortController per call for
+ * one-argument thunks, which costs more than the bridge itself (bench/context.ts).
+ */
 export const promise = <A>(f: (signal: AbortSignal) => PromiseLike<A>): Effect.Effect<A, never, RequestContext> =>
-  Effect.flatMap(RequestContext, (ctx) => Effect.promise((signal) => storage.run(ctx, () => f(signal))))
+  Effect.flatMap(RequestContext, (ctx) =>
+    f.length === 0
+      ? Effect.promise(() => storage.run(ctx, f as () => PromiseLike<A>))
+      : Effect.promise((signal) => storage.run(ctx, () => f(signal)))
+  )
 
 /** Like `Effect.tryPromise`, with the current context visible to the promise's code. */
 export const tryPromise = <A, E>(options: {
@@ -40,7 +48,12 @@ export const tryPromise = <A, E>(options: {
   readonly catch: (error: unknown) => E
 }): Effect.Effect<A, E, RequestContext> =>
   Effect.flatMap(RequestContext, (ctx) =>
-    Effect.tryPromise({ try: (signal) => storage.run(ctx, () => options.try(signal)), catch: options.catch })
+    options.try.length === 0
+      ? Effect.tryPromise({
+          try: () => storage.run(ctx, options.try as () => PromiseLike<A>),
+          catch: options.catch
+        })
+      : Effect.tryPromise({ try: (signal) => storage.run(ctx, () => options.try(signal)), catch: options.catch })
   )
 
 /** Like `Effect.sync`, with the current context visible to the function. */
