@@ -13,6 +13,7 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/require-yield": "off",
+      "@typescript-eslint/require-await": "off",
       "require-yield": "off",
       "@typescript-eslint/no-namespace": "off",
       "no-restricted-syntax": [

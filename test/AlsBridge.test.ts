@@ -3,7 +3,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Logger, Random, Runtime } from "effect"
 import * as AlsBridge from "../src/AlsBridge.js"
 import { toLine } from "../src/Logging.js"
-import { type OrganizationId, type ProjectId, RequestContext, type RequestContextData, type UserId } from "../src/RequestContext.js"
+import {
+  type OrganizationId,
+  type ProjectId,
+  RequestContext,
+  type RequestContextData,
+  type UserId
+} from "../src/RequestContext.js"
 
 const ctxFor = (n: number): RequestContextData =>
   RequestContext.make({
@@ -63,7 +69,11 @@ describe("AlsBridge", () => {
       }).pipe(RequestContext.withContext(ctxFor(n)))
 
     return Effect.gen(function* () {
-      const results = yield* Effect.forEach(Array.from({ length: N }, (_, i) => i), unit, { concurrency: "unbounded" })
+      const results = yield* Effect.forEach(
+        Array.from({ length: N }, (_, i) => i),
+        unit,
+        { concurrency: "unbounded" }
+      )
       const crossTalk = results.flat()
       expect(crossTalk).toEqual([])
       expect(results).toHaveLength(N)
@@ -101,18 +111,22 @@ describe("AlsBridge", () => {
 
   it("runEffect enters Effect from a plain callback under the context it runs in", async () => {
     const runtime = Runtime.defaultRuntime
-    const viaCallback = await AlsBridge.run(ctxFor(7), () =>
-      new Promise<string>((resolve, reject) =>
-        setTimeout(() => {
-          AlsBridge.runEffect(
-            Effect.map(RequestContext, (c) => c.requestId),
-            runtime
-          ).then(resolve, reject)
-        }, 1)
-      )
+    const viaCallback = await AlsBridge.run(
+      ctxFor(7),
+      () =>
+        new Promise<string>((resolve, reject) =>
+          setTimeout(() => {
+            AlsBridge.runEffect(
+              Effect.map(RequestContext, (c) => c.requestId),
+              runtime
+            ).then(resolve, reject)
+          }, 1)
+        )
     )
     expect(viaCallback).toBe("req-7")
-    await expect(AlsBridge.runEffect(RequestContext.current, runtime)).rejects.toBeInstanceOf(AlsBridge.NoRequestContext)
+    await expect(AlsBridge.runEffect(RequestContext.current, runtime)).rejects.toBeInstanceOf(
+      AlsBridge.NoRequestContext
+    )
   })
 
   it("runEffect surfaces the effect's failure", async () => {
@@ -135,4 +149,3 @@ describe("AlsBridge", () => {
     }).pipe(RequestContext.withContext(ctxFor(9)))
   )
 })
-

@@ -81,7 +81,22 @@ describe("RequestId", () => {
   })
 
   it("rejects unsafe client ids", () => {
-    const bad = ["", "x".repeat(129), "a\r\nb", "a\nb", "é", "a,b", "a b", "a;b", "a/b", "a'b", "日本", "\u0000", undefined, null]
+    const bad = [
+      "",
+      "x".repeat(129),
+      "a\r\nb",
+      "a\nb",
+      "é",
+      "a,b",
+      "a b",
+      "a;b",
+      "a/b",
+      "a'b",
+      "日本",
+      "\u0000",
+      undefined,
+      null
+    ]
     for (const value of bad) expect(Option.isNone(RequestId.parse(value))).toBe(true)
   })
 })

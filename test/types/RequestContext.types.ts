@@ -43,7 +43,9 @@ void AlsBridge.runEffect(Effect.zip(needsContext, Effect.context<"Other">()), Ru
 // An HTTP API whose handler reads the context but whose group has no middleware providing it
 class Group extends HttpApiGroup.make("g").add(HttpApiEndpoint.get("whoami", "/whoami")) {}
 class Api extends HttpApi.make("api").add(Group) {}
-const GroupLive = HttpApiBuilder.group(Api, "g", (handlers) => handlers.handle("whoami", () => Effect.asVoid(needsContext)))
+const GroupLive = HttpApiBuilder.group(Api, "g", (handlers) =>
+  handlers.handle("whoami", () => Effect.asVoid(needsContext))
+)
 // @ts-expect-error serving the API without providing RequestContext
 export const ApiLive: Layer.Layer<HttpApi.Api> = HttpApiBuilder.api(Api).pipe(Layer.provide(GroupLive))
 
