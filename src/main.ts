@@ -9,6 +9,10 @@ import { Effect, Layer, Logger } from "effect"
 import { AppConfig } from "./Config.js"
 import { HttpServerLive } from "./Http/Server.js"
 import { JsonLoggerLive } from "./Logging.js"
+import { Envelope } from "./Queue/Envelope.js"
+import { SchedulerLive, WorkersLive } from "./Queue/Jobs.js"
+import { Producer } from "./Queue/Producer.js"
+import { QueueRedis } from "./Queue/Redis.js"
 
 export const ROLES = ["api", "worker", "scheduler"] as const
 export type Role = (typeof ROLES)[number]
@@ -25,13 +29,20 @@ const parseRoles = (value: string): Effect.Effect<ReadonlyArray<Role>, Error> =>
   return Effect.succeed([...new Set(requested)] as ReadonlyArray<Role>)
 }
 
+/**
+ * Infrastructure shared by the roles of one process. Layers are memoised by reference within one build, so roles
+ * that need the same service share one instance; it is released only after every role built on it has closed.
+ */
+const QueueLive = Layer.mergeAll(QueueRedis.Default, Envelope.Default, Producer.Default)
+
 const roleLayer = (role: Role): Layer.Layer<never, never, AppConfig> => {
   switch (role) {
     case "api":
       return HttpServerLive
     case "worker":
+      return WorkersLive.pipe(Layer.provide(QueueLive))
     case "scheduler":
-      return Layer.empty
+      return SchedulerLive.pipe(Layer.provide(QueueLive))
   }
 }
 
@@ -45,7 +56,14 @@ const serve = Command.make("serve", { roles }, ({ roles }) =>
     const selected = yield* parseRoles(roles)
     yield* Effect.logInfo("threadline starting", { roles: selected })
     const layer = selected.map(roleLayer).reduce((acc, next) => Layer.merge(acc, next))
-    return yield* Layer.launch(layer)
+    return yield* Effect.scoped(
+      Effect.gen(function* () {
+        yield* Layer.build(layer)
+        yield* Effect.logInfo("threadline ready", { roles: selected })
+        yield* Effect.addFinalizer(() => Effect.logInfo("threadline shutting down", { roles: selected }))
+        return yield* Effect.never
+      })
+    )
   })
 ).pipe(Command.withDescription("run the API server, job workers and/or the scheduler"))
 

@@ -1,0 +1,166 @@
+/**
+ * The `_ctx` wire format. A job's data is its encoded payload's fields plus `_ctx`:
+ *
+ *   { ...payload, _ctx: { v: 1, origin, actor, organizationId, projectId, userId, apiKeyId, requestId,
+ *                         traceparent, sig } }                          (enqueued under a RequestContext)
+ *   { ...payload, _ctx: { v: 1, schedule, reason, sig } }                (a scheduler run: fresh system context)
+ *
+ * `traceparent` is a child of the producer's, so the job joins the producer's trace. `sig` is an HMAC-SHA256 over the
+ * job name, the rest of `_ctx` and the payload, keyed by a key derived from THREADLINE_SECRET_KEY: anyone who can write
+ * to Redis but does not hold the key cannot make a job run as another tenant or actor, nor move a context to another
+ * job kind or payload. The Schema (with its actor/flat-id consistency filter) then rejects malformed contexts.
+ */
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  randomFillSync,
+  timingSafeEqual
+} from "node:crypto"
+import { Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
+import { AppConfig } from "../Config.js"
+import {
+  RequestContext,
+  type RequestContextData,
+  RequestContextSchema,
+  type RequestId,
+  Traceparent
+} from "../RequestContext.js"
+import type { EncodedPayload } from "./Job.js"
+
+export const WIRE_VERSION = 1
+
+/** Development and tests have no secret; production refuses to start without one (src/Config.ts). */
+const DEVELOPMENT_SECRET = "threadline-development-only-queue-key"
+
+const deriveKey = (secret: Option.Option<Redacted.Redacted>): KeyObject => {
+  const ikm = Option.match(secret, { onNone: () => DEVELOPMENT_SECRET, onSome: Redacted.value })
+  return createSecretKey(Buffer.from(hkdfSync("sha256", ikm, "threadline", "queue/_ctx/v1", 32)))
+}
+
+/** Span ids come from a pooled random buffer: one `getRandomValues` per id cost more than the rest of a seal. */
+const pool = Buffer.alloc(4096)
+let poolOffset = pool.length
+const randomSpanId = (): string => {
+  if (poolOffset + 8 > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const id = pool.toString("hex", poolOffset, (poolOffset += 8))
+  return id === "0000000000000000" ? randomSpanId() : id
+}
+
+/** The producer's trace with a new span id for the job (Traceparent.child, cheaper). */
+const childTraceparent = (parent: string | undefined): string =>
+  parent !== undefined && Traceparent.isValid(parent)
+    ? `00-${parent.slice(3, 35)}-${randomSpanId()}-${parent.slice(-2)}`
+    : Traceparent.make()
+
+const ScheduleWire = Schema.Struct({
+  schedule: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  reason: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+})
+
+const decodeContext = Schema.decodeUnknownEither(RequestContextSchema)
+const decodeSchedule = Schema.decodeUnknownEither(ScheduleWire)
+
+/** One line per issue, with its path, short enough for a job's failedReason. */
+export const describeParseError = (error: ParseResult.ParseError): string => {
+  const text = ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
+    .join("; ")
+  return text.length > 400 ? `${text.slice(0, 400)}…` : text
+}
+
+const tampered = "_ctx signature mismatch: the context or payload was altered, or signed with another key"
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** What a consumer gets from a job's data: the context to run under and the still-encoded payload. */
+export interface Opened {
+  readonly ctx: RequestContextData
+  readonly payload: EncodedPayload
+}
+
+/** Identifies one run of a job; scheduler runs derive their request id and trace from it. */
+export interface RunIdentity {
+  readonly id: string
+  readonly timestamp: number
+}
+
+export class Envelope extends Effect.Service<Envelope>()("Queue/Envelope", {
+  effect: Effect.map(AppConfig, (config) => {
+    const key = deriveKey(config.secretKey)
+    const sign = (jobName: string, unsigned: string, payload: string): string =>
+      createHmac("sha256", key).update(`${jobName}\n${unsigned}\n${payload}`).digest("base64url")
+
+    const verify = (jobName: string, unsigned: object, payload: EncodedPayload, sig: string): boolean => {
+      const expected = Buffer.from(sign(jobName, JSON.stringify(unsigned), JSON.stringify(payload)), "base64url")
+      const given = Buffer.from(sig, "base64url")
+      return given.length === expected.length && timingSafeEqual(given, expected)
+    }
+
+    const sealed = (jobName: string, unsigned: object, payload: EncodedPayload): Record<string, unknown> => {
+      const sig = sign(jobName, JSON.stringify(unsigned), JSON.stringify(payload))
+      return { ...payload, _ctx: { ...unsigned, sig } }
+    }
+
+    /** The job data for `payload` enqueued under `ctx`. */
+    const seal = (jobName: string, ctx: RequestContextData, payload: EncodedPayload) => {
+      const unsigned: { readonly v: number } & typeof RequestContextSchema.Encoded = {
+        v: WIRE_VERSION,
+        origin: ctx.origin,
+        actor: ctx.actor,
+        organizationId: ctx.organizationId,
+        projectId: ctx.projectId,
+        userId: ctx.userId,
+        apiKeyId: ctx.apiKeyId,
+        requestId: ctx.requestId,
+        traceparent: childTraceparent(ctx.traceparent)
+      }
+      return sealed(jobName, unsigned, payload)
+    }
+
+    /** The job data of a scheduler's template: every run gets its own system context when it is consumed. */
+    const sealSchedule = (jobName: string, schedule: string, reason: string, payload: EncodedPayload) =>
+      sealed(jobName, { v: WIRE_VERSION, schedule, reason }, payload)
+
+    /** A scheduler run's context: fresh per run, kept across that run's retries (derived from the run's job id). */
+    const systemContextFor = (reason: string, run: RunIdentity): RequestContextData => {
+      const h = createHash("sha512").update(`${run.id}\n${run.timestamp}`).digest("hex")
+      const traceparent = `00-${h.slice(24, 56)}-${h.slice(56, 72)}-01`
+      return RequestContext.make({
+        origin: "system",
+        actor: { _tag: "system", reason },
+        organizationId: RequestContext.system(reason).organizationId,
+        requestId: `JOB-${run.timestamp}-${h.slice(0, 24)}` as RequestId,
+        traceparent: Traceparent.isValid(traceparent) ? traceparent : Traceparent.make()
+      })
+    }
+
+    /** Checks and decodes a job's `_ctx`; `Left` carries the reason the job must fail without running. */
+    const open = (jobName: string, data: unknown, run: RunIdentity): Either.Either<Opened, string> => {
+      if (!isObject(data)) return Either.left("job data is not an object")
+      const { _ctx: wire, ...payload } = data
+      if (wire === undefined) return Either.left("job has no _ctx: it was not enqueued under a RequestContext")
+      if (!isObject(wire)) return Either.left("_ctx is not an object")
+      const { sig, ...unsigned } = wire
+      if (unsigned.v !== WIRE_VERSION) return Either.left(`_ctx version ${JSON.stringify(unsigned.v)} is not supported`)
+      if (typeof sig !== "string") return Either.left("_ctx is not signed")
+      if ("schedule" in unsigned) {
+        const schedule = decodeSchedule(unsigned)
+        if (Either.isLeft(schedule)) return Either.left(`invalid scheduler _ctx: ${describeParseError(schedule.left)}`)
+        if (!verify(jobName, unsigned, payload, sig)) return Either.left(tampered)
+        return Either.right({ ctx: systemContextFor(schedule.right.reason, run), payload })
+      }
+      const ctx = decodeContext(unsigned)
+      if (Either.isLeft(ctx)) return Either.left(`invalid _ctx: ${describeParseError(ctx.left)}`)
+      if (!verify(jobName, unsigned, payload, sig)) return Either.left(tampered)
+      return Either.right({ ctx: { ...ctx.right, origin: "job" }, payload })
+    }
+
+    return { seal, sealSchedule, open } as const
+  })
+}) {}

@@ -1,0 +1,30 @@
+/**
+ * The periodic maintenance run (retention, partitions). Until the storage layer's maintenance function exists, a run
+ * only records that it happened, under its own system context.
+ */
+import { Effect, Schema } from "effect"
+import { RequestContext } from "../../RequestContext.js"
+import * as Job from "../Job.js"
+import * as Scheduler from "../Scheduler.js"
+
+export const MaintenanceTick = Job.define({
+  name: "maintenance.tick",
+  payload: Schema.Struct({}),
+  attempts: 3,
+  removeOnComplete: { count: 100 },
+  removeOnFail: { count: 1_000 }
+})
+
+export const maintenanceTick = () =>
+  Effect.gen(function* () {
+    const ctx = yield* RequestContext
+    yield* Effect.logInfo("maintenance tick", { reason: ctx.actor._tag === "system" ? ctx.actor.reason : "" })
+  })
+
+export const MaintenanceSchedule = Scheduler.schedule({
+  id: "maintenance.tick",
+  job: MaintenanceTick,
+  payload: {},
+  reason: "periodic maintenance",
+  repeat: { every: 10 * 60_000 }
+})
