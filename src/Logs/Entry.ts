@@ -1,0 +1,168 @@
+/**
+ * One log entry as clients send it (LogTide wire format), and its validation.
+ * Validation is hand-written rather than a Schema decode per entry: it runs on every ingested entry and is on the hot
+ * path measured by bench/ingest.ts. `LogEntry` (the Schema) documents the same rules for the OpenAPI document, and
+ * test/Logs/Entry.test.ts checks that the two agree. An accepted entry must be insertable as it is, so everything
+ * Postgres would refuse (NUL characters, times outside the range a timestamptz holds) is rejected here, never later.
+ */
+import { Schema } from "effect"
+
+export const LEVELS = ["debug", "info", "warn", "error", "critical"] as const
+export const Level = Schema.Literal(...LEVELS)
+export type Level = typeof Level.Type
+
+const SPAN_ID = /^[0-9a-fA-F]{16}$/
+const SAFE_ID = /^[A-Za-z0-9._:/-]{1,128}$/
+export const MAX_SERVICE_LENGTH = 100
+
+export const LogEntry = Schema.Struct({
+  time: Schema.optional(
+    Schema.Union(Schema.String, Schema.Number).annotations({
+      description: "ISO-8601 time with offset, or Unix epoch (seconds or milliseconds); default: now"
+    })
+  ),
+  service: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(MAX_SERVICE_LENGTH)),
+  level: Level,
+  message: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "1 character to 64 KiB (UTF-8)" }),
+  metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  trace_id: Schema.optional(Schema.String.pipe(Schema.pattern(SAFE_ID))),
+  span_id: Schema.optional(Schema.String.pipe(Schema.pattern(SPAN_ID))),
+  session_id: Schema.optional(Schema.String.pipe(Schema.pattern(SAFE_ID)))
+}).annotations({ identifier: "LogEntry" })
+export type LogEntry = typeof LogEntry.Encoded
+
+/** An entry that passed validation, in the shape the write path stores. */
+export interface ValidEntry {
+  readonly time: Date
+  readonly service: string
+  readonly level: Level
+  readonly message: string
+  /** The metadata object serialised once, here, so the write path never re-encodes it. */
+  readonly metadata: string | null
+  readonly traceId: string | null
+  readonly spanId: string | null
+  readonly sessionId: string | null
+}
+
+export interface EntryLimits {
+  readonly maxMessageBytes: number
+}
+
+export interface Rejection {
+  readonly index: number
+  readonly reason: string
+}
+
+const LEVEL_SET: ReadonlySet<string> = new Set(LEVELS)
+// timestamptz holds 4713 BC .. 294276 AD; a log time outside 1970..9999 is a client bug, not a log.
+const MIN_TIME = 0
+const MAX_TIME = Date.UTC(9999, 11, 31)
+// JSON.stringify writes NUL as \u0000; Postgres refuses it in text and jsonb. Odd backslash runs only, so an escaped
+// backslash followed by "u0000" is not mistaken for one.
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const parseTime = (raw: unknown, now: Date): Date | string => {
+  if (raw === undefined || raw === null) return now
+  let ms: number
+  if (typeof raw === "string") {
+    // Date.parse accepts local-time forms ("2024-01-01 10:00"); a log time must say its offset.
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(raw)) {
+      return "time: expected an ISO-8601 date-time with offset"
+    }
+    ms = Date.parse(raw.replace(/(\.\d{3})\d+/, "$1"))
+  } else if (typeof raw === "number" && Number.isFinite(raw)) {
+    // Fluent Bit and friends send epoch seconds as a double; anything this large is already milliseconds.
+    ms = Math.abs(raw) < 1e11 ? raw * 1000 : raw
+  } else {
+    return "time: expected an ISO-8601 string or epoch number"
+  }
+  if (!Number.isFinite(ms) || ms < MIN_TIME || ms > MAX_TIME) return "time: out of range"
+  return new Date(ms)
+}
+
+const text = (
+  raw: unknown,
+  field: string,
+  max: number,
+  pattern?: RegExp
+): { readonly value: string | null } | string => {
+  if (raw === undefined || raw === null) return { value: null }
+  if (typeof raw !== "string") return `${field}: expected a string`
+  if (pattern !== undefined ? !pattern.test(raw) : raw.length === 0 || raw.length > max || raw.includes("\u0000")) {
+    return `${field}: invalid value`
+  }
+  return { value: raw }
+}
+
+/** Validates one entry; returns the stored shape or the reason it was refused. */
+export const validateEntry = (raw: unknown, now: Date, limits: EntryLimits): ValidEntry | string => {
+  if (!isRecord(raw)) return "entry: expected an object"
+  const service = raw.service
+  if (typeof service !== "string") return "service: required string"
+  if (service.length === 0 || service.length > MAX_SERVICE_LENGTH) return "service: must be 1..100 characters"
+  if (service.includes("\u0000")) return "service: must not contain NUL"
+  const level = raw.level
+  if (typeof level !== "string" || !LEVEL_SET.has(level)) return `level: must be one of ${LEVELS.join(", ")}`
+  const message = raw.message
+  if (typeof message !== "string" || message.length === 0) return "message: required non-empty string"
+  // UTF-8 needs at most 3 bytes per UTF-16 unit, so short messages skip the byte count.
+  if (message.length * 3 > limits.maxMessageBytes && Buffer.byteLength(message, "utf8") > limits.maxMessageBytes) {
+    return `message: longer than ${limits.maxMessageBytes} bytes`
+  }
+  if (message.includes("\u0000")) return "message: must not contain NUL"
+  const time = parseTime(raw.time, now)
+  if (typeof time === "string") return time
+  let metadata: string | null = null
+  if (raw.metadata !== undefined && raw.metadata !== null) {
+    if (!isRecord(raw.metadata)) return "metadata: expected an object"
+    metadata = JSON.stringify(raw.metadata)
+    if (ESCAPED_NUL.test(metadata)) return "metadata: must not contain NUL"
+  }
+  const traceId = text(raw.trace_id, "trace_id", 128, SAFE_ID)
+  if (typeof traceId === "string") return traceId
+  const spanId = text(raw.span_id, "span_id", 16, SPAN_ID)
+  if (typeof spanId === "string") return "span_id: expected 16 hexadecimal characters"
+  const sessionId = text(raw.session_id, "session_id", 128, SAFE_ID)
+  if (typeof sessionId === "string") return sessionId
+  return {
+    time,
+    service,
+    level: level as Level,
+    message,
+    metadata,
+    traceId: traceId.value,
+    spanId: spanId.value === null ? null : spanId.value.toLowerCase(),
+    sessionId: sessionId.value
+  }
+}
+
+export interface Validated {
+  readonly entries: ReadonlyArray<ValidEntry>
+  readonly rejected: ReadonlyArray<Rejection>
+}
+
+/** Each entry on its own: the valid ones are kept in order, the others reported with their index. */
+export const validateEntries = (items: ReadonlyArray<unknown>, now: Date, limits: EntryLimits): Validated => {
+  const entries: Array<ValidEntry> = []
+  const rejected: Array<Rejection> = []
+  for (let index = 0; index < items.length; index++) {
+    const result = validateEntry(items[index], now, limits)
+    if (typeof result === "string") rejected.push({ index, reason: result })
+    else entries.push(result)
+  }
+  return { entries, rejected }
+}
+
+/**
+ * The entries of an ingest body: `{ logs: [...] }` or a bare array for the batch endpoint; one object for
+ * /single (an array is taken as a batch there too, as Fluent Bit's `json` format sends one). Returns a reason
+ * when the body as a whole has the wrong shape.
+ */
+export const entriesOf = (body: unknown, mode: "batch" | "single"): ReadonlyArray<unknown> | string => {
+  if (Array.isArray(body)) return body as ReadonlyArray<unknown>
+  if (mode === "single") return isRecord(body) ? [body] : "body: expected a log entry object"
+  if (isRecord(body) && Array.isArray(body.logs)) return body.logs as ReadonlyArray<unknown>
+  return 'body: expected { "logs": [...] } or an array of log entries'
+}

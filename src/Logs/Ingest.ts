@@ -1,0 +1,93 @@
+/**
+ * The write path: validate each entry, ask the quota, then store the batch with ONE statement,
+ * `INSERT … SELECT … FROM unnest($arrays)`, inside the request's tenant transaction.
+ *
+ * Why not COPY, although raw COPY is faster into a table without full-text index: Postgres refuses `COPY FROM` into a
+ * table with row-level security ("COPY FROM not supported with row-level security"), and the logs table has it so a
+ * tenant can only ever write its own rows. Measured here (1,000-row batches, one connection, same indexes incl. the
+ * GIN full-text index): unnest ≈ 39k rows/s, COPY ≈ 31–43k rows/s, json_to_recordset ≈ 32–35k rows/s; without the GIN
+ * index unnest ≈ 67–90k, COPY ≈ 96–103k. See docs/performance.md.
+ *
+ * The project always comes from the RequestContext (the API key's project), never from the body.
+ */
+import { HttpApiSchema } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { RequestContext } from "../RequestContext.js"
+import { type Rejection, validateEntries, type ValidEntry } from "./Entry.js"
+import { LogsConfig } from "./LogsConfig.js"
+import { Quota } from "./Quota.js"
+
+export class TooManyEntries extends Schema.TaggedError<TooManyEntries>()(
+  "TooManyEntries",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+export interface IngestResult {
+  readonly received: number
+  readonly rejected: ReadonlyArray<Rejection>
+  readonly timestamp: string
+}
+
+export class Ingest extends Effect.Service<Ingest>()("Logs/Ingest", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const quota = yield* Quota
+    const config = yield* LogsConfig
+    const limits = { maxMessageBytes: config.maxMessageBytes }
+
+    /** Stores validated entries for the context's project; one statement whatever the count. */
+    const write = Effect.fn("Logs.write")(function* (entries: ReadonlyArray<ValidEntry>) {
+      const ctx = yield* RequestContext
+      if (ctx.projectId === null) return yield* Effect.dieMessage("Logs.write needs a project in the RequestContext")
+      if (entries.length === 0) return
+      const n = entries.length
+      const time = new Array<string>(n)
+      const service = new Array<string>(n)
+      const level = new Array<string>(n)
+      const message = new Array<string>(n)
+      const metadata = new Array<string | null>(n)
+      const traceId = new Array<string | null>(n)
+      const spanId = new Array<string | null>(n)
+      const sessionId = new Array<string | null>(n)
+      for (let i = 0; i < n; i++) {
+        const e = entries[i]!
+        time[i] = e.time.toISOString()
+        service[i] = e.service
+        level[i] = e.level
+        message[i] = e.message
+        metadata[i] = e.metadata
+        traceId[i] = e.traceId
+        spanId[i] = e.spanId
+        sessionId[i] = e.sessionId
+      }
+      yield* sql`INSERT INTO logs (time, organization_id, project_id, service, level, message, metadata, trace_id, span_id, session_id)
+        SELECT u.t, ${ctx.organizationId}, ${ctx.projectId}, u.s, u.l, u.m, u.md::jsonb, u.tr, u.sp, u.se
+        FROM unnest(${time}::timestamptz[], ${service}::text[], ${level}::text[], ${message}::text[],
+                    ${metadata}::text[], ${traceId}::text[], ${spanId}::text[], ${sessionId}::text[])
+             AS u(t, s, l, m, md, tr, sp, se)`.pipe(Effect.orDie)
+    })
+
+    /**
+     * Validates `items` one by one, stores the valid ones and reports the others; `bytes` is the body size the
+     * quota counts. Fails as a whole only for too many entries or an exhausted quota.
+     */
+    const ingest = Effect.fn("Logs.ingest")(function* (items: ReadonlyArray<unknown>, bytes: number) {
+      if (items.length > config.maxEntries) {
+        return yield* new TooManyEntries({
+          message: `${items.length} entries in one request; at most ${config.maxEntries} are accepted`
+        })
+      }
+      const now = new Date()
+      const { entries, rejected } = validateEntries(items, now, limits)
+      if (entries.length > 0) {
+        yield* quota.checkIngest({ events: entries.length, bytes })
+        yield* write(entries)
+      }
+      return { received: entries.length, rejected, timestamp: now.toISOString() } satisfies IngestResult
+    })
+
+    return { ingest, write } as const
+  })
+}) {}

@@ -1,0 +1,133 @@
+/**
+ * HTTP contract of the logs area (API.md): ingestion (LogTide-compatible and OTLP/HTTP) and search.
+ * Two groups because they authenticate differently: ingestion takes any API key of the project (write or full),
+ * search takes a full key or a session. The authentication middleware is attached where the groups are added to
+ * the Api (src/Http/Api.ts), so this file stays free of the HTTP area's internals.
+ *
+ * The ingest endpoints declare their payloads for the OpenAPI document, but their handlers read the raw body
+ * (`handleRaw`): limits, content type, gzip and per-entry validation must be decided before any decoding.
+ */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+import { InvalidBody, PayloadTooLarge, UnsupportedMediaType } from "./Body.js"
+import { Level, LogEntry } from "./Entry.js"
+import { TooManyEntries } from "./Ingest.js"
+import { InvalidQuery, ProjectNotFound, SearchReply, StatsReply } from "./QueryTypes.js"
+import { QuotaExceeded } from "./Quota.js"
+
+export const IngestBody = Schema.Union(
+  Schema.Struct({ logs: Schema.Array(LogEntry) }),
+  Schema.Array(LogEntry)
+).annotations({ description: '`{ "logs": [entry, ...] }` or a bare array; at most 10,000 entries and 10 MiB' })
+
+export const IngestReply = Schema.Struct({
+  received: Schema.Number,
+  rejected: Schema.optional(
+    Schema.Array(Schema.Struct({ index: Schema.Number, reason: Schema.String })).annotations({
+      description: "entries refused on their own; the others were stored"
+    })
+  ),
+  timestamp: Schema.String
+}).annotations({ identifier: "IngestReply" })
+export type IngestReply = typeof IngestReply.Type
+
+/** OTLP/JSON ExportLogsServiceRequest (opentelemetry-proto JSON mapping); described, validated by the handler. */
+const OtlpJson = Schema.Struct({ resourceLogs: Schema.Array(Schema.Unknown) }).annotations({
+  identifier: "ExportLogsServiceRequest"
+})
+const OtlpProtobuf = HttpApiSchema.Uint8Array({ contentType: "application/x-protobuf" })
+const OtlpReply = Schema.Struct({
+  partialSuccess: Schema.optional(Schema.Struct({ rejectedLogRecords: Schema.Number, errorMessage: Schema.String }))
+}).annotations({ identifier: "ExportLogsServiceResponse" })
+
+const repeatable = <A, I>(item: Schema.Schema<A, I>) => Schema.optional(Schema.Union(Schema.Array(item), item))
+const IsoDate = Schema.Date.annotations({ description: "ISO-8601 date-time" })
+const IntFromString = Schema.NumberFromString.pipe(Schema.int())
+
+const Filters = {
+  projectId: Schema.optional(Schema.String).annotations({
+    description: "required with a session; with an API key it must be the key's project or absent"
+  }),
+  from: Schema.optional(IsoDate),
+  to: Schema.optional(IsoDate),
+  level: repeatable(Level),
+  service: repeatable(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))),
+  traceId: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
+  q: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))),
+  searchMode: Schema.optional(Schema.Literal("fulltext", "substring"))
+}
+
+export const SearchUrlParams = Schema.Struct({
+  ...Filters,
+  limit: Schema.optional(IntFromString.pipe(Schema.between(1, 1000))),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(512))),
+  offset: Schema.optional(IntFromString.pipe(Schema.between(0, 100_000)))
+})
+export type SearchUrlParams = typeof SearchUrlParams.Type
+
+export const StatsUrlParams = Schema.Struct({
+  ...Filters,
+  interval: Schema.optional(IntFromString.pipe(Schema.positive())).annotations({
+    description: "bucket width in seconds; default: about 60 buckets over the range"
+  })
+})
+export type StatsUrlParams = typeof StatsUrlParams.Type
+
+export class LogsIngestApi extends HttpApiGroup.make("logsIngest")
+  .add(
+    HttpApiEndpoint.post("ingest", "/api/v1/ingest")
+      .setPayload(IngestBody)
+      .addSuccess(IngestReply)
+      .addError(InvalidBody)
+      .addError(PayloadTooLarge)
+      .addError(TooManyEntries)
+      .addError(UnsupportedMediaType)
+      .addError(QuotaExceeded)
+  )
+  .add(
+    HttpApiEndpoint.post("single", "/api/v1/ingest/single")
+      .setPayload(LogEntry)
+      .addSuccess(IngestReply)
+      .addError(InvalidBody)
+      .addError(PayloadTooLarge)
+      .addError(TooManyEntries)
+      .addError(UnsupportedMediaType)
+      .addError(QuotaExceeded)
+  )
+  .add(
+    HttpApiEndpoint.post("otlp", "/v1/otlp/logs")
+      .setPayload(Schema.Union(OtlpJson, OtlpProtobuf))
+      .addSuccess(OtlpReply)
+      .addError(InvalidBody)
+      .addError(PayloadTooLarge)
+      .addError(TooManyEntries)
+      .addError(UnsupportedMediaType)
+      .addError(QuotaExceeded)
+  ) {}
+
+export class LogsSearchApi extends HttpApiGroup.make("logsSearch")
+  .add(
+    HttpApiEndpoint.get("search", "/api/v1/logs")
+      .setUrlParams(SearchUrlParams)
+      .addSuccess(SearchReply)
+      .addError(InvalidQuery)
+      .addError(ProjectNotFound)
+      .addError(QuotaExceeded)
+  )
+  .add(
+    HttpApiEndpoint.get("stats", "/api/v1/logs/stats")
+      .setUrlParams(StatsUrlParams)
+      .addSuccess(StatsReply)
+      .addError(InvalidQuery)
+      .addError(ProjectNotFound)
+      .addError(QuotaExceeded)
+  )
+  .add(
+    HttpApiEndpoint.get("trace", "/api/v1/logs/trace/:traceId")
+      .setPath(Schema.Struct({ traceId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)) }))
+      .setUrlParams(SearchUrlParams)
+      .addSuccess(SearchReply)
+      .addError(InvalidQuery)
+      .addError(ProjectNotFound)
+      .addError(QuotaExceeded)
+  ) {}

@@ -1,0 +1,29 @@
+/**
+ * Settings of the logs area, read once from the environment. Kept apart from src/Config.ts so the area owns its
+ * limits; the defaults are the ones the HTTP contract promises (API.md).
+ */
+import { Config, Effect } from "effect"
+
+const positive = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 })
+  )
+
+export class LogsConfig extends Effect.Service<LogsConfig>()("Logs/LogsConfig", {
+  effect: Effect.gen(function* () {
+    return {
+      /** Entries in one ingest request. */
+      maxEntries: yield* positive("THREADLINE_INGEST_MAX_ENTRIES", 10_000),
+      /** Bytes of one ingest request body, after gzip decompression. */
+      maxBodyBytes: yield* positive("THREADLINE_INGEST_MAX_BYTES", 10 * 1024 * 1024),
+      /** UTF-8 bytes of one message. */
+      maxMessageBytes: yield* positive("THREADLINE_LOG_MESSAGE_MAX_BYTES", 64 * 1024),
+      /** Rows a search may return per page. */
+      maxQueryLimit: yield* positive("THREADLINE_QUERY_MAX_LIMIT", 1000),
+      defaultQueryLimit: yield* positive("THREADLINE_QUERY_DEFAULT_LIMIT", 100)
+    } as const
+  })
+}) {}
+
+export type LogsSettings = typeof LogsConfig.Service

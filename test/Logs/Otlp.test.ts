@@ -1,0 +1,173 @@
+import { gzipSync } from "node:zlib"
+import { describe, expect, it } from "@effect/vitest"
+import * as otelApi from "@opentelemetry/api"
+import { SeverityNumber } from "@opentelemetry/api-logs"
+import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer"
+import { resourceFromAttributes } from "@opentelemetry/resources"
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs"
+import { Effect, Exit } from "effect"
+import { decompress, formatOf } from "../../src/Logs/Body.js"
+import { validateEntries } from "../../src/Logs/Entry.js"
+import { decodeRequest, encodeResponse, levelOf, responseBody } from "../../src/Logs/Otlp.js"
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+const SPAN_ID = "00f067aa0ba902b7"
+
+/** Log records made by the OpenTelemetry JS logs SDK itself. */
+const sdkRecords = () => {
+  const exporter = new InMemoryLogRecordExporter()
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ "service.name": "checkout", "deployment.environment": "prod" }),
+    processors: [new SimpleLogRecordProcessor(exporter)]
+  })
+  const logger = provider.getLogger("payments", "1.2.3")
+  const spanContext = { traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1 }
+  const { trace, context } = otelApi
+  const ctx = trace.setSpanContext(context.active(), spanContext)
+  logger.emit({
+    severityNumber: SeverityNumber.ERROR,
+    severityText: "ERROR",
+    body: "payment failed: carte refusée ✗",
+    attributes: { "http.status_code": 502, retry: true, ratio: 0.25, tags: ["a", "b"] },
+    timestamp: new Date("2026-01-02T03:04:05.678Z"),
+    context: ctx
+  })
+  logger.emit({ severityNumber: SeverityNumber.WARN2, body: { structured: { n: 1 } } })
+  logger.emit({ severityText: "debug", body: "no number, text only" })
+  logger.emit({ severityNumber: SeverityNumber.FATAL, body: "" })
+  return exporter.getFinishedLogRecords()
+}
+const limits = { maxMessageBytes: 65536 }
+
+const check = (entries: ReadonlyArray<Record<string, unknown>>) => {
+  expect(entries).toHaveLength(4)
+  const [first, second, third, fourth] = entries
+  expect(first).toMatchObject({
+    time: "2026-01-02T03:04:05.678Z",
+    service: "checkout",
+    level: "error",
+    message: "payment failed: carte refusée ✗",
+    trace_id: TRACE_ID,
+    span_id: SPAN_ID,
+    metadata: {
+      "http.status_code": 502,
+      retry: true,
+      ratio: 0.25,
+      tags: ["a", "b"],
+      resource: { "service.name": "checkout", "deployment.environment": "prod" },
+      scope: { name: "payments", version: "1.2.3" }
+    }
+  })
+  expect(second).toMatchObject({ level: "warn", message: '{"structured":{"n":1}}' })
+  expect(second).not.toHaveProperty("trace_id")
+  expect(third).toMatchObject({ level: "debug" })
+  expect(fourth).toMatchObject({ level: "critical", message: "" })
+  // The empty-bodied record is refused by the common validation, with its index.
+  const { entries: valid, rejected } = validateEntries(entries, new Date(), limits)
+  expect(valid).toHaveLength(3)
+  expect(rejected).toEqual([{ index: 3, reason: expect.stringMatching(/^message/) as unknown }])
+}
+
+describe("OTLP decoding of SDK-produced payloads", () => {
+  it.effect("protobuf, as serialised by ProtobufLogsSerializer", () =>
+    Effect.gen(function* () {
+      const bytes = ProtobufLogsSerializer.serializeRequest(sdkRecords())
+      expect(bytes).toBeDefined()
+      check(yield* decodeRequest("protobuf", bytes ?? new Uint8Array()))
+    })
+  )
+
+  it.effect("JSON, as serialised by JsonLogsSerializer", () =>
+    Effect.gen(function* () {
+      const bytes = JsonLogsSerializer.serializeRequest(sdkRecords())
+      check(yield* decodeRequest("json", bytes ?? new Uint8Array()))
+    })
+  )
+
+  it.effect("gzip-compressed protobuf", () =>
+    Effect.gen(function* () {
+      const raw = ProtobufLogsSerializer.serializeRequest(sdkRecords()) ?? new Uint8Array()
+      const unzipped = yield* decompress(gzipSync(raw), "gzip", 1024 * 1024)
+      check(yield* decodeRequest("protobuf", unzipped))
+    })
+  )
+
+  it.effect("garbage bodies are refused whole", () =>
+    Effect.gen(function* () {
+      const bad = yield* Effect.exit(decodeRequest("protobuf", new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f])))
+      expect(Exit.isFailure(bad)).toBe(true)
+      const notJson = yield* Effect.flip(decodeRequest("json", new TextEncoder().encode("{nope")))
+      expect(notJson._tag).toBe("InvalidBody")
+      const wrongShape = yield* Effect.flip(decodeRequest("json", new TextEncoder().encode("[1]")))
+      expect(wrongShape._tag).toBe("InvalidBody")
+    })
+  )
+
+  it.effect("accepts snake_case protojson field names and enum names", () =>
+    Effect.gen(function* () {
+      const body = {
+        resource_logs: [
+          {
+            resource: { attributes: [{ key: "service.name", value: { string_value: "svc" } }] },
+            scope_logs: [
+              {
+                log_records: [
+                  {
+                    time_unix_nano: 1_700_000_000_000_000_000,
+                    severity_number: "SEVERITY_NUMBER_ERROR",
+                    body: { string_value: "snake" },
+                    trace_id: TRACE_ID.toUpperCase()
+                  }
+                ]
+              }
+            ]
+          }
+        ]
+      }
+      const [entry] = yield* decodeRequest("json", new TextEncoder().encode(JSON.stringify(body)))
+      expect(entry).toMatchObject({ service: "svc", level: "error", message: "snake", trace_id: TRACE_ID })
+      expect(entry?.time).toBe("2023-11-14T22:13:20.000Z")
+    })
+  )
+
+  it("maps severity numbers by range and falls back to the text", () => {
+    expect(levelOf("SEVERITY_NUMBER_WARN", undefined)).toBe("warn")
+    expect(levelOf(0, "Critical")).toBe("critical")
+    expect(levelOf(undefined, undefined)).toBe("info")
+    expect(levelOf(3, "ERROR")).toBe("debug")
+  })
+
+  it("encodes a partial-success response the exporter can read", () => {
+    const body = responseBody(2, "2 records rejected")
+    const bytes = encodeResponse(body)
+    const decoded = ProtobufLogsSerializer.deserializeResponse(bytes)
+    expect(decoded.partialSuccess).toMatchObject({ errorMessage: "2 records rejected" })
+    expect(Number(decoded.partialSuccess?.rejectedLogRecords)).toBe(2)
+    expect(encodeResponse(responseBody(0, ""))).toHaveLength(0)
+  })
+})
+
+describe("Body", () => {
+  it.effect("content types", () =>
+    Effect.gen(function* () {
+      expect(yield* formatOf("application/json; charset=utf-8", ["json"])).toBe("json")
+      expect(yield* formatOf("application/x-protobuf", ["json", "protobuf"])).toBe("protobuf")
+      expect((yield* Effect.flip(formatOf("application/x-protobuf", ["json"])))._tag).toBe("UnsupportedMediaType")
+      expect((yield* Effect.flip(formatOf("text/plain", ["json"])))._tag).toBe("UnsupportedMediaType")
+      expect((yield* Effect.flip(formatOf(undefined, ["json"])))._tag).toBe("UnsupportedMediaType")
+    })
+  )
+
+  it.effect("gzip output is bounded, so a compressed bomb is a 413", () =>
+    Effect.gen(function* () {
+      const bomb = gzipSync(Buffer.alloc(5 * 1024 * 1024, 0x20))
+      expect(bomb.length).toBeLessThan(64 * 1024)
+      const err = yield* Effect.flip(decompress(bomb, "gzip", 1024 * 1024))
+      expect(err._tag).toBe("PayloadTooLarge")
+      const ok = yield* decompress(bomb, "gzip", 6 * 1024 * 1024)
+      expect(ok.length).toBe(5 * 1024 * 1024)
+      expect((yield* Effect.flip(decompress(new Uint8Array([1, 2, 3]), "gzip", 1024)))._tag).toBe("InvalidBody")
+      expect((yield* Effect.flip(decompress(new Uint8Array([1]), "br", 1024)))._tag).toBe("UnsupportedMediaType")
+    })
+  )
+})
