@@ -1,0 +1,102 @@
+/**
+ * Members of the context's organization. The member (user) id is the target of the operation; the organization
+ * is always the context's.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { RequestContext, UserId } from "../RequestContext.js"
+import { Role } from "./OrganizationsRepo.js"
+import { inTenant, insertInTenant } from "./RepoSupport.js"
+import { Tenant } from "./Tenant.js"
+
+export const Member = Schema.Struct({
+  userId: UserId,
+  email: Schema.String,
+  name: Schema.String,
+  role: Role,
+  createdAt: Schema.DateFromSelf
+})
+export type Member = typeof Member.Type
+
+const SELECT_MEMBER = `SELECT m.user_id, u.email, u.name, m.role, m.created_at
+  FROM organization_members m JOIN users u ON u.id = m.user_id`
+
+export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const scoped = inTenant(sql)
+    const memberQuery = sql.literal(SELECT_MEMBER)
+
+    const list = scoped(
+      Effect.gen(function* () {
+        const filter = yield* Tenant.orgFilter(sql, "m.organization_id")
+        return yield* SqlSchema.findAll({
+          Request: Schema.Void,
+          Result: Member,
+          execute: () => sql`${memberQuery} WHERE ${filter} ORDER BY m.created_at, m.user_id`
+        })(undefined)
+      })
+    ).pipe(Effect.withSpan("MembersRepo.list"))
+
+    const find = (userId: UserId) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql, "m.organization_id")
+          return yield* SqlSchema.findOne({
+            Request: UserId,
+            Result: Member,
+            execute: (id) => sql`${memberQuery} WHERE ${filter} AND m.user_id = ${id}`
+          })(userId)
+        })
+      ).pipe(Effect.withSpan("MembersRepo.find"))
+
+    /** Adds a user to the context's organization; DuplicateKey when already a member. */
+    const add = (input: { readonly userId: UserId; readonly role: Role }) =>
+      insertInTenant(sql)(
+        Effect.gen(function* () {
+          const ctx = yield* RequestContext
+          yield* sql`INSERT INTO organization_members (organization_id, user_id, role)
+            VALUES (${ctx.organizationId}, ${input.userId}, ${input.role})`
+          const filter = yield* Tenant.orgFilter(sql, "m.organization_id")
+          return yield* SqlSchema.single({
+            Request: UserId,
+            Result: Member,
+            execute: (id) => sql`${memberQuery} WHERE ${filter} AND m.user_id = ${id}`
+          })(input.userId)
+        })
+      ).pipe(Effect.withSpan("MembersRepo.add"))
+
+    /** Changes a member's role; true when the member exists in the context's organization. */
+    const setRole = (userId: UserId, role: Role) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql)
+          const rows = yield* sql`UPDATE organization_members SET role = ${role}
+            WHERE ${filter} AND user_id = ${userId} RETURNING user_id`
+          return rows.length > 0
+        })
+      ).pipe(Effect.withSpan("MembersRepo.setRole"))
+
+    const remove = (userId: UserId) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql)
+          const rows = yield* sql`DELETE FROM organization_members
+            WHERE ${filter} AND user_id = ${userId} RETURNING user_id`
+          return rows.length > 0
+        })
+      ).pipe(Effect.withSpan("MembersRepo.remove"))
+
+    /** How many owners the organization has (the last owner may not leave or be demoted). */
+    const countOwners = scoped(
+      Effect.gen(function* () {
+        const filter = yield* Tenant.orgFilter(sql)
+        const rows = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM organization_members
+          WHERE ${filter} AND role = 'owner'`
+        return rows[0]?.n ?? 0
+      })
+    ).pipe(Effect.withSpan("MembersRepo.countOwners"))
+
+    return { list, find, add, setRole, remove, countOwners } as const
+  })
+}) {}
