@@ -48,7 +48,7 @@ const spawnWorker = (job: string, onLine: (line: string) => void) =>
   )
 
 describe("a worker process killed mid-job", () => {
-  layer(queueLayer(prefix, lines), { timeout: "30 seconds", excludeTestServices: true })((it) => {
+  layer(queueLayer(prefix, lines), { timeout: "90 seconds", excludeTestServices: true })((it) => {
     it.effect(
       "another worker takes the stalled job and runs it with its original context",
       () =>
@@ -62,10 +62,10 @@ describe("a worker process killed mid-job", () => {
             if (tag === "STARTED")
               Deferred.unsafeDone(started, Effect.succeed({ jobId: jobId!, requestId: requestId! }))
           })
-          yield* Deferred.await(ready).pipe(Effect.timeout("20 seconds"))
+          yield* Deferred.await(ready).pipe(Effect.timeout("60 seconds"))
           const ctx = contextFor(9)
           const id = yield* (yield* Producer).enqueue(job, { n: 9 }).pipe(RequestContext.withContext(ctx))
-          const inChild = yield* Deferred.await(started).pipe(Effect.timeout("20 seconds"))
+          const inChild = yield* Deferred.await(started).pipe(Effect.timeout("60 seconds"))
           expect(inChild).toEqual({ jobId: id, requestId: ctx.requestId })
 
           child.kill("SIGKILL")
@@ -87,7 +87,7 @@ describe("a worker process killed mid-job", () => {
           // a stall is not a failed attempt: the job was moved back to wait, not retried
           expect(runs[0]!.attempt).toBe(1)
         }).pipe(Effect.scoped),
-      60_000
+      150_000
     )
   })
 })

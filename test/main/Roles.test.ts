@@ -30,7 +30,7 @@ const N = 30
 const DELAY_MS = 1_500
 
 describe("threadline serve (child process)", () => {
-  layer(queueLayer(prefix, lines), { timeout: "30 seconds", excludeTestServices: true })((it) => {
+  layer(queueLayer(prefix, lines), { timeout: "90 seconds", excludeTestServices: true })((it) => {
     it.effect(
       "SIGTERM on a worker finishes the active jobs, loses none of the accepted ones, and exits 0",
       () =>
@@ -74,7 +74,7 @@ describe("threadline serve (child process)", () => {
           const second = yield* spawnMain(["serve", "--roles", "worker"], env())
           yield* eventually(
             Effect.promise(() => queue.getCompletedCount()).pipe(Effect.map((n) => n === N)),
-            "30 seconds"
+            "90 seconds"
           )
           second.child.kill("SIGINT")
           expect(yield* second.exited).toBe(0)
@@ -120,7 +120,7 @@ describe("threadline serve (child process)", () => {
           )
           yield* Effect.promise(() => queue.obliterate({ force: true }))
         }).pipe(Effect.scoped),
-      60_000
+      150_000
     )
 
     it.effect(
@@ -149,7 +149,7 @@ describe("threadline serve (child process)", () => {
           )
           expect(after).toBe("refused")
         }).pipe(Effect.scoped),
-      60_000
+      150_000
     )
 
     it.effect(
@@ -161,7 +161,7 @@ describe("threadline serve (child process)", () => {
           expect(code).not.toBe(0)
           expect(JSON.stringify(main.lines)).toContain("--roles takes a comma-separated subset of api,worker,scheduler")
         }).pipe(Effect.scoped),
-      60_000
+      150_000
     )
   })
 })

@@ -62,6 +62,6 @@ export const spawnMain = (args: ReadonlyArray<string>, env: Record<string, strin
           return Effect.dieMessage(`main exited before the expected log line; stderr: ${stderr.join("")}`)
         }
         return Effect.fail("not yet")
-      }).pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.timeout("30 seconds"), Effect.orDie)
+      }).pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.timeout("90 seconds"), Effect.orDie)
     return { child, lines, exited: Deferred.await(exit), line } satisfies MainProcess
   })
