@@ -1,0 +1,124 @@
+/**
+ * The HTTP stack as the application serves it (serveWith: our node wiring, error pipeline, docs, security), on a
+ * random port, over TestApi (the real groups plus ProbeApi), a per-file database and the test credentials. The
+ * access log goes to memory so tests can compare its lines with the responses.
+ */
+import { createServer } from "node:http"
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { Redis } from "ioredis"
+import * as AccessLog from "../../../src/Http/AccessLog.js"
+import { AuthenticationLive } from "../../../src/Http/Auth.js"
+import * as ErrorPipeline from "../../../src/Http/ErrorPipeline.js"
+import { GroupsLive } from "../../../src/Http/Groups.js"
+import { RedisPing } from "../../../src/Http/HealthHttp.js"
+import { OrgAccess } from "../../../src/Http/OrgAccess.js"
+import { ApiLive, serveWith } from "../../../src/Http/Server.js"
+import { AppConfig } from "../../../src/Config.js"
+import { QueueRedis } from "../../../src/Queue/Redis.js"
+import { ProbeLive, TestApi } from "./ProbeApi.js"
+import { TestCredentialsLive } from "./TestCredentials.js"
+import { testDbLayer } from "./TestDb.js"
+
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390"
+export const ALLOWED_ORIGIN = "https://app.example.com"
+
+export const TestApiLive = HttpApiBuilder.api(TestApi).pipe(
+  Layer.provide(ProbeLive),
+  Layer.provide(GroupsLive),
+  Layer.provide(AuthenticationLive),
+  Layer.provide(OrgAccess.Default)
+)
+
+/** A real client on a port where nothing listens: PING fails at once. */
+const redisDown = Layer.scoped(
+  RedisPing,
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const client = new Redis("redis://127.0.0.1:1", {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: false,
+          retryStrategy: () => null
+        })
+        client.on("error", () => {})
+        return client
+      }),
+      (client) => Effect.sync(() => client.disconnect())
+    ),
+    (client) => Effect.tryPromise(() => client.ping()).pipe(Effect.asVoid)
+  )
+)
+
+export interface TestServerOptions {
+  readonly label: string
+  readonly config?: Record<string, string>
+  readonly redis?: "up" | "down"
+  /** Serve the application's Api (ApiLive) instead of TestApi. */
+  readonly realApi?: boolean
+  /** Default: lines kept in memory (`accessLog.lines`). */
+  readonly accessLog?: AccessLog.AccessLogSink
+  /**
+   * Serve through the platform's own wiring (`HttpApiBuilder.serve` on `NodeHttpServer`, error pipeline only,
+   * no access log or security headers): the baseline bench/http.ts compares with.
+   */
+  readonly platformWiring?: boolean
+}
+
+export const testServer = (options: TestServerOptions) => {
+  const accessLog = AccessLog.memorySink()
+  const provider = ConfigProvider.fromMap(
+    new Map(
+      Object.entries({
+        THREADLINE_ENV: "test",
+        REDIS_URL,
+        THREADLINE_CORS_ORIGINS: ALLOWED_ORIGIN,
+        ...options.config
+      })
+    )
+  )
+  const redis = options.redis === "down" ? redisDown : RedisPing.fromQueueRedis.pipe(Layer.provide(QueueRedis.Default))
+  const api = options.realApi === true ? ApiLive : TestApiLive
+  const served =
+    options.platformWiring === true
+      ? HttpApiBuilder.serve().pipe(
+          Layer.provide(HttpApiBuilder.middleware(ErrorPipeline.middleware({ exposeStack: false }))),
+          Layer.provide(api),
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+        )
+      : serveWith(api, { port: 0, host: "127.0.0.1", accessLog: options.accessLog ?? accessLog })
+  const layer = served.pipe(
+    Layer.provide(redis),
+    Layer.provide(TestCredentialsLive),
+    Layer.provideMerge(testDbLayer(options.label)),
+    Layer.provide(AppConfig.Default),
+    Layer.provide(Layer.setConfigProvider(provider))
+  )
+  return { layer, accessLog }
+}
+
+export const baseUrl = Effect.map(HttpServer.HttpServer, (s) =>
+  s.address._tag === "TcpAddress" ? `http://127.0.0.1:${s.address.port}` : ""
+)
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly json: Record<string, unknown>
+}
+
+export const call = (url: string, init: RequestInit = {}): Effect.Effect<Reply> =>
+  Effect.promise(async () => {
+    const res = await fetch(url, init)
+    const text = await res.text()
+    let json: Record<string, unknown> = {}
+    try {
+      json = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      json = {}
+    }
+    return { status: res.status, headers: res.headers, text, json }
+  })
