@@ -117,6 +117,16 @@ export class OrganizationsRepo extends Effect.Service<OrganizationsRepo>()("Sql/
         })(userId)
       ).pipe(Effect.withSpan("OrganizationsRepo.listForUser"))
 
-    return { insert, current, update, remove, membership, listForUser } as const
+    /** PRE-TENANT: the organization with this id or slug, without a membership check (SECURITY DEFINER lookup). */
+    const findRef = (orgIdOrSlug: string) =>
+      plain(
+        SqlSchema.findOne({
+          Request: Schema.String,
+          Result: Schema.Struct({ id: OrganizationId, slug: Schema.String }),
+          execute: (org) => sql`SELECT * FROM threadline_organization_ref(${org})`
+        })(orgIdOrSlug)
+      ).pipe(Effect.withSpan("OrganizationsRepo.findRef"))
+
+    return { insert, current, update, remove, membership, listForUser, findRef } as const
   })
 }) {}

@@ -1,0 +1,86 @@
+/**
+ * Handlers of the `auth` group (no credentials): register and login. Both count against the brute-force limits
+ * before any password work; login answers the same 401 for an unknown email and a wrong password, after the same
+ * scrypt cost (a decoy hash), so accounts cannot be enumerated.
+ */
+import { randomBytes } from "node:crypto"
+import { Effect, Option, Redacted } from "effect"
+import { AuditLog } from "../Audit/AuditLog.js"
+import { AppConfig } from "../Config.js"
+import { Conflict, Unauthorized } from "../Http/Errors.js"
+import { makeId, RequestContext, UserId } from "../RequestContext.js"
+import { SessionsRepo } from "../Sql/SessionsRepo.js"
+import { UsersRepo } from "../Sql/UsersRepo.js"
+import { BruteForce } from "./BruteForce.js"
+import { clientIp, httpContext, userAgent } from "./HttpContext.js"
+import * as Passwords from "./Passwords.js"
+import { setSessionCookie } from "./SessionCookie.js"
+import type { LoginPayload, RegisterPayload } from "./TenancySchemas.js"
+import { mintSessionToken } from "./Tokens.js"
+
+/** Verified against when the email is unknown; computed on first use (a race computes it twice, harmlessly). */
+let decoy: string | undefined
+const decoyHash = Effect.suspend(() =>
+  decoy !== undefined
+    ? Effect.succeed(decoy)
+    : Effect.tap(Passwords.hash(Redacted.make(randomBytes(16).toString("hex"))), (h) => {
+        decoy = h
+      })
+)
+
+export const register = ({ payload }: { readonly payload: typeof RegisterPayload.Type }) =>
+  Effect.gen(function* () {
+    yield* (yield* BruteForce).attempt("register", yield* clientIp, payload.email)
+    const users = yield* UsersRepo
+    const audit = yield* AuditLog
+    const id = UserId.make(makeId("usr"))
+    const passwordHash = yield* Passwords.hash(Redacted.make(payload.password))
+    const ctx = yield* httpContext({ _tag: "user", userId: id })
+    const user = yield* audit
+      .audited(users.insert({ id, email: payload.email, name: payload.name, passwordHash }), (u) => ({
+        action: "user.register",
+        target: { type: "user", id: u.id },
+        changes: { email: u.email, name: u.name }
+      }))
+      .pipe(
+        RequestContext.withContext(ctx),
+        Effect.catchTag("Sql/DuplicateKey", () => new Conflict({ message: "this email is already registered" }))
+      )
+    return { id: user.id, email: user.email, name: user.name }
+  }).pipe(Effect.withSpan("Tenancy.register"))
+
+export const login = ({ payload }: { readonly payload: typeof LoginPayload.Type }) =>
+  Effect.gen(function* () {
+    yield* (yield* BruteForce).attempt("login", yield* clientIp, payload.email)
+    const config = yield* AppConfig
+    const found = yield* (yield* UsersRepo).findByEmail(payload.email)
+    const password = Redacted.make(payload.password)
+    const ok = yield* Passwords.verify(password, Option.isSome(found) ? found.value.passwordHash : yield* decoyHash)
+    if (Option.isNone(found) || !ok) return yield* new Unauthorized({ message: "invalid email or password" })
+    const user = found.value
+    const minted = mintSessionToken()
+    const expiresAt = new Date(Date.now() + config.sessionTtlSeconds * 1000)
+    const sessionId = makeId("ses")
+    const ctx = yield* httpContext({ _tag: "user", userId: user.id })
+    const sessions = yield* SessionsRepo
+    yield* (yield* AuditLog)
+      .audited(
+        sessions.insert({
+          id: sessionId,
+          userId: user.id,
+          tokenHash: minted.hash,
+          expiresAt,
+          userAgent: yield* userAgent,
+          ip: yield* clientIp
+        }),
+        () => ({ action: "session.create", target: { type: "session", id: sessionId } })
+      )
+      .pipe(RequestContext.withContext(ctx), Effect.orDie)
+    const token = Redacted.value(minted.token)
+    yield* setSessionCookie(token)
+    return {
+      token,
+      expiresAt: expiresAt.toISOString(),
+      user: { id: user.id, email: user.email, name: user.name }
+    }
+  }).pipe(Effect.withSpan("Tenancy.login"))

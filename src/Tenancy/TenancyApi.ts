@@ -1,0 +1,105 @@
+/**
+ * The tenancy routes (API.md): `auth` (register, login: no credentials), `account` (logout, me, the user's
+ * organizations: session) and `orgs` (one organization's members, projects and API keys: session, via OrgAccess).
+ * Authentication is attached in src/Http/Api.ts, not here.
+ */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+import { Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from "../Http/Errors.js"
+import * as S from "./TenancySchemas.js"
+
+const created = { status: 201 } as const
+const OrgPath = Schema.Struct({ org: Schema.String })
+const ProjectPath = Schema.Struct({ org: Schema.String, project: Schema.String })
+
+export class AuthApi extends HttpApiGroup.make("auth")
+  .add(
+    HttpApiEndpoint.post("register", "/api/v1/auth/register")
+      .setPayload(S.RegisterPayload)
+      .addSuccess(S.UserView, created)
+      .addError(Conflict)
+      .addError(TooManyRequests)
+  )
+  .add(
+    HttpApiEndpoint.post("login", "/api/v1/auth/login")
+      .setPayload(S.LoginPayload)
+      .addSuccess(S.LoginReply)
+      .addError(Unauthorized)
+      .addError(TooManyRequests)
+  ) {}
+
+export class AccountApi extends HttpApiGroup.make("account")
+  .add(HttpApiEndpoint.post("logout", "/api/v1/auth/logout").addSuccess(HttpApiSchema.NoContent))
+  .add(HttpApiEndpoint.get("me", "/api/v1/auth/me").addSuccess(S.MeReply))
+  .add(
+    HttpApiEndpoint.post("createOrg", "/api/v1/orgs")
+      .setPayload(S.CreateOrgPayload)
+      .addSuccess(S.OrgView, created)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.get("listOrgs", "/api/v1/orgs").addSuccess(
+      Schema.Struct({ organizations: Schema.Array(S.OrgView) })
+    )
+  ) {}
+
+export class OrgsApi extends HttpApiGroup.make("orgs")
+  .add(HttpApiEndpoint.get("getOrg", "/api/v1/orgs/:org").setPath(OrgPath).addSuccess(S.OrgView))
+  .add(
+    HttpApiEndpoint.get("listMembers", "/api/v1/orgs/:org/members")
+      .setPath(OrgPath)
+      .addSuccess(Schema.Struct({ members: Schema.Array(S.MemberView) }))
+  )
+  .add(
+    HttpApiEndpoint.post("addMember", "/api/v1/orgs/:org/members")
+      .setPath(OrgPath)
+      .setPayload(S.AddMemberPayload)
+      .addSuccess(S.MemberView, created)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.del("removeMember", "/api/v1/orgs/:org/members/:userId")
+      .setPath(Schema.Struct({ org: Schema.String, userId: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.get("listProjects", "/api/v1/orgs/:org/projects")
+      .setPath(OrgPath)
+      .addSuccess(Schema.Struct({ projects: Schema.Array(S.ProjectView) }))
+  )
+  .add(
+    HttpApiEndpoint.post("createProject", "/api/v1/orgs/:org/projects")
+      .setPath(OrgPath)
+      .setPayload(S.CreateProjectPayload)
+      .addSuccess(S.ProjectView, created)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.get("getProject", "/api/v1/orgs/:org/projects/:project")
+      .setPath(ProjectPath)
+      .addSuccess(S.ProjectView)
+  )
+  .add(
+    HttpApiEndpoint.del("deleteProject", "/api/v1/orgs/:org/projects/:project")
+      .setPath(ProjectPath)
+      .addSuccess(HttpApiSchema.NoContent)
+  )
+  .add(
+    HttpApiEndpoint.get("listKeys", "/api/v1/orgs/:org/projects/:project/api-keys")
+      .setPath(ProjectPath)
+      .addSuccess(Schema.Struct({ keys: Schema.Array(S.KeyView) }))
+  )
+  .add(
+    HttpApiEndpoint.post("createKey", "/api/v1/orgs/:org/projects/:project/api-keys")
+      .setPath(ProjectPath)
+      .setPayload(S.CreateKeyPayload)
+      .addSuccess(S.CreatedKey, created)
+  )
+  .add(
+    HttpApiEndpoint.del("revokeKey", "/api/v1/orgs/:org/projects/:project/api-keys/:keyId")
+      .setPath(Schema.Struct({ org: Schema.String, project: Schema.String, keyId: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
+  )
+  .addError(NotFound)
+  .addError(Forbidden) {}

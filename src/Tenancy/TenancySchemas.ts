@@ -1,0 +1,56 @@
+/** Request and response bodies of the tenancy routes (API.md "Endpoints"). Times are ISO-8601 strings. */
+import { Schema } from "effect"
+
+const strict = { parseOptions: { errors: "all" as const } }
+
+export const Email = Schema.Trim.pipe(
+  Schema.maxLength(254),
+  Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "must be an email address" })
+)
+/** At least 10 characters; capped so a huge body cannot make scrypt expensive. */
+export const Password = Schema.String.pipe(Schema.minLength(10), Schema.maxLength(256))
+const Name = Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
+export const Slug = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9-]{2,48}$/, { message: () => "slug must match [a-z0-9-]{2,48}" })
+)
+export const Role = Schema.Literal("owner", "admin", "member")
+export const KeyType = Schema.Literal("write", "full")
+
+export const RegisterPayload = Schema.Struct({ email: Email, password: Password, name: Name }).annotations(strict)
+export const LoginPayload = Schema.Struct({
+  email: Email,
+  password: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
+}).annotations(strict)
+export const CreateOrgPayload = Schema.Struct({ slug: Slug, name: Name }).annotations(strict)
+export const AddMemberPayload = Schema.Struct({ email: Email, role: Role }).annotations(strict)
+export const CreateProjectPayload = Schema.Struct({ name: Name }).annotations(strict)
+export const CreateKeyPayload = Schema.Struct({ name: Name, type: KeyType }).annotations(strict)
+
+export const UserView = Schema.Struct({ id: Schema.String, email: Schema.String, name: Schema.String })
+export const LoginReply = Schema.Struct({ token: Schema.String, expiresAt: Schema.String, user: UserView })
+export const OrgView = Schema.Struct({
+  id: Schema.String,
+  slug: Schema.String,
+  name: Schema.String,
+  role: Role
+})
+export const MeReply = Schema.Struct({ user: UserView, organizations: Schema.Array(OrgView) })
+export const MemberView = Schema.Struct({
+  userId: Schema.String,
+  email: Schema.String,
+  name: Schema.String,
+  role: Role,
+  createdAt: Schema.String
+})
+export const ProjectView = Schema.Struct({ id: Schema.String, name: Schema.String, createdAt: Schema.String })
+export const KeyView = Schema.Struct({
+  id: Schema.String,
+  projectId: Schema.String,
+  name: Schema.String,
+  type: KeyType,
+  prefix: Schema.String,
+  createdAt: Schema.String,
+  lastUsedAt: Schema.NullOr(Schema.String),
+  revokedAt: Schema.NullOr(Schema.String)
+})
+export const CreatedKey = Schema.Struct({ ...KeyView.fields, secret: Schema.String })
