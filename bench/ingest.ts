@@ -1,21 +1,23 @@
 /**
  * Ingestion throughput through the HTTP API against raw COPY into the same table, in one run.
  *   npx tsx bench/ingest.ts        (BENCH_ENTRIES=200000 for a quick run; BENCH_CLIENTS, BENCH_COPY_STREAMS)
- * 1. a fresh database; Threadline started as a separate process on it;
+ * 1. a fresh migrated database (RLS on; the server connects as the app role); the logs server started as a
+ *    separate process on it (bench/logs-server.ts);
  * 2. BENCH_ENTRIES entries POSTed to /api/v1/ingest in batches of 1,000 by BENCH_CLIENTS concurrent clients
  *    (bodies are built before the clock starts, so the clients cost little CPU on this machine);
- * 3. the table is emptied and the same rows are loaded with raw COPY (as the owner) into the same table, same indexes;
+ * 3. the table is emptied and the same rows are loaded with raw COPY (as the owner: COPY FROM is refused under
+ *    RLS, so this is the ceiling the API cannot use) into the same table, same indexes;
  * 4. logs/s of both and the ratio (goal: ≥ 0.6).
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { copyRows, freshDatabase, makeRow, type Row, withClient } from "./logs-support.js"
+import { BENCH_KEY, copyRows, freshDatabase, makeRow, type Row, withClient } from "./logs-support.js"
 
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000)
 const BATCH = 1000
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
 const COPY_STREAMS = Number(process.env.BENCH_COPY_STREAMS ?? 2)
 const PORT = Number(process.env.BENCH_PORT ?? 18181)
-const KEY = "tl_key_a"
+const KEY = BENCH_KEY
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -46,9 +48,9 @@ const entryOf = (r: Row) => ({
 })
 
 const main = async () => {
-  const url = await freshDatabase("ingest")
+  const url = await freshDatabase("ingest", { projects: 1, days: 1 })
   const shape = { projects: 1, now: Date.now(), days: 1 }
-  // Every entry goes to project prj_a (the key's project), so the COPY side writes the same rows there.
+  // Every entry goes to prj_bench0 (the key's project), so the COPY side writes the same rows there.
   const row = (i: number): Row => ({ ...makeRow(i, shape), project: 0 })
   const bodies: Array<string> = []
   for (let b = 0; b < ENTRIES / BATCH; b++) {

@@ -1,13 +1,18 @@
 /**
- * PROVISIONAL server process for bench/ingest.ts: the logs endpoints (test/Logs/TestServer.ts) over BENCH_DB_URL on
- * BENCH_PORT, until the real `threadline serve --roles api` can be started with a real API key.
+ * Server process for bench/ingest.ts: the logs endpoints (test/Logs/TestServer.ts: real handlers and services,
+ * keys looked up in api_keys) over BENCH_DB_URL as the app role (RLS on) on BENCH_PORT.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { PgClient } from "@effect/sql-pg"
 import { Layer, Redacted } from "effect"
+import { clientLayer, ReadSql } from "../src/Sql/Client.js"
 import { testServerLayer } from "../test/Logs/TestServer.js"
 
 const url = process.env.BENCH_DB_URL ?? ""
 const port = Number(process.env.BENCH_PORT ?? 18181)
-const db = PgClient.layer({ url: Redacted.make(url), maxConnections: 8 }).pipe(Layer.orDie)
+const db = ReadSql.fromPrimary.pipe(
+  Layer.provideMerge(
+    clientLayer({ url: Redacted.make(url), poolSize: 8, statementTimeoutMs: 60_000, applicationName: "bench-ingest" })
+  ),
+  Layer.orDie
+)
 NodeRuntime.runMain(Layer.launch(testServerLayer(db, port)), { disablePrettyLogger: true })

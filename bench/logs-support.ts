@@ -1,11 +1,13 @@
 /**
- * Shared by bench/ingest.ts and bench/query.ts: a fresh database with the logs schema, a deterministic row generator,
+ * Shared by bench/ingest.ts and bench/query.ts: a fresh migrated database (the real schema), a deterministic row generator,
  * raw COPY loading (as the database owner, which row-level security does not restrict) and percentiles.
  */
+import { createHash } from "node:crypto"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
+import { createMigratedDatabase } from "../test/support/Database.js"
 
 export const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
 
@@ -19,31 +21,38 @@ export const withClient = async <A>(url: string, f: (c: pg.Client) => Promise<A>
   }
 }
 
-/** PROVISIONAL schema until the storage migrations land; then the bench runs them instead. */
-const DDL = `
-CREATE TABLE logs (
-  id bigint GENERATED ALWAYS AS IDENTITY,
-  time timestamptz NOT NULL, organization_id text NOT NULL, project_id text NOT NULL,
-  service text NOT NULL, level text NOT NULL, message text NOT NULL, metadata jsonb,
-  trace_id text, span_id text, session_id text, received_at timestamptz NOT NULL DEFAULT now()
-) PARTITION BY RANGE (time);
-CREATE TABLE logs_default PARTITION OF logs DEFAULT;
-CREATE INDEX logs_project_time ON logs (project_id, time DESC, id DESC);
-CREATE INDEX logs_message_fts ON logs USING gin (to_tsvector('simple', message));
-CREATE INDEX logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
-CREATE TABLE projects (id text PRIMARY KEY, organization_id text NOT NULL);
-`
+/** How bench/logs-server.ts stores and looks up API keys (SHA-256 hex of the secret). */
+export const BENCH_KEY = "tl_key_a"
 
-/** Creates `bench_<name>` afresh and returns its URL. */
-export const freshDatabase = async (name: string): Promise<string> => {
+/**
+ * Creates `bench_<name>` afresh from the migrated template (the real schema: RLS, grants, daily partitions, GIN
+ * full-text index) with organizations org_bench0..9 and projects prj_bench0..(projects-1), daily partitions for
+ * the `days` before now and the next 3, and BENCH_KEY as a full key of prj_bench0. Returns the owner URL.
+ */
+export const freshDatabase = async (name: string, o: { projects: number; days: number }): Promise<string> => {
   const db = `bench_${name}`
-  await withClient(serverUrl, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
-    await c.query(`CREATE DATABASE ${db}`)
-  })
+  await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`))
+  await createMigratedDatabase(db)
   const url = new URL(serverUrl)
   url.pathname = `/${db}`
-  await withClient(url.toString(), (c) => c.query(DDL))
+  await withClient(url.toString(), async (c) => {
+    await c.query(
+      `INSERT INTO organizations (id, slug, name, retention_days)
+       SELECT 'org_bench' || g, 'bench-' || g, 'Bench ' || g, 90 FROM generate_series(0, 9) g`
+    )
+    await c.query(
+      `INSERT INTO projects (id, organization_id, name)
+       SELECT 'prj_bench' || g, 'org_bench' || (g % 10), 'Bench ' || g FROM generate_series(0, $1::int - 1) g`,
+      [o.projects]
+    )
+    await c.query(
+      `INSERT INTO api_keys (id, organization_id, project_id, name, type, key_hash, prefix)
+       VALUES ('key_bench', 'org_bench0', 'prj_bench0', 'bench', 'full', $1, 'tl_key')`,
+      [createHash("sha256").update(BENCH_KEY, "utf8").digest("hex")]
+    )
+    // the partitions rows will land in, as the scheduled maintenance would have created them day by day
+    await c.query("SELECT * FROM logs_maintenance(now() - make_interval(days => $1::int), $1::int + 3)", [o.days])
+  })
   return url.toString()
 }
 

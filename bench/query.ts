@@ -6,14 +6,13 @@
  * Loading is raw COPY with the indexes dropped and then recreated from their own definitions, so the queries see
  * exactly the indexes the schema defines.
  */
-import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { LogsConfig } from "../src/Logs/LogsConfig.js"
 import { ProjectScope } from "../src/Logs/ProjectScope.js"
 import { LogsQuery, type SearchParams } from "../src/Logs/Query.js"
 import { Quota } from "../src/Logs/Quota.js"
-import { ReadSql } from "../src/Logs/ReadSql.js"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
+import { clientLayer, ReadSql } from "../src/Sql/Client.js"
 import { copyRows, freshDatabase, makeRow, orgOf, percentile, withIndexesDropped } from "./logs-support.js"
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000)
@@ -64,7 +63,7 @@ const measure = (now: number, traceIds: ReadonlyArray<{ project: number; traceId
   })
 
 const run = async () => {
-  const url = await freshDatabase("query")
+  const url = await freshDatabase("query", { projects: PROJECTS, days: DAYS })
   const now = Date.now()
   const shape = { projects: PROJECTS, now, days: DAYS }
   const t0 = performance.now()
@@ -79,9 +78,16 @@ const run = async () => {
   }
   const Services = LogsQuery.Default.pipe(
     Layer.provide(ProjectScope.Default),
-    Layer.provide(ReadSql.fromDefault),
     Layer.provide(Layer.mergeAll(Quota.Default, LogsConfig.Default)),
-    Layer.provide(PgClient.layer({ url: Redacted.make(url) }).pipe(Layer.orDie))
+    // as the app role, like the server: every search runs in a Tenant.read transaction under RLS
+    Layer.provide(
+      ReadSql.fromPrimary.pipe(
+        Layer.provide(
+          clientLayer({ url: Redacted.make(url), poolSize: 4, statementTimeoutMs: 60_000, applicationName: "bench" })
+        ),
+        Layer.orDie
+      )
+    )
   )
   await Effect.runPromise(measure(now, traceIds).pipe(Effect.provide(Services)))
 }

@@ -14,6 +14,7 @@ import { HttpApiSchema } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { RequestContext } from "../RequestContext.js"
+import { Tenant } from "../Sql/Tenant.js"
 import { type Rejection, validateEntries, type ValidEntry } from "./Entry.js"
 import { LogsConfig } from "./LogsConfig.js"
 import { Quota } from "./Quota.js"
@@ -66,7 +67,11 @@ export class Ingest extends Effect.Service<Ingest>()("Logs/Ingest", {
         SELECT u.t, ${ctx.organizationId}, ${ctx.projectId}, u.s, u.l, u.m, u.md::jsonb, u.tr, u.sp, u.se
         FROM unnest(${time}::timestamptz[], ${service}::text[], ${level}::text[], ${message}::text[],
                     ${metadata}::text[], ${traceId}::text[], ${spanId}::text[], ${sessionId}::text[])
-             AS u(t, s, l, m, md, tr, sp, se)`.pipe(Effect.orDie)
+             AS u(t, s, l, m, md, tr, sp, se)`.pipe(
+        Effect.orDie,
+        Tenant.transaction,
+        Effect.provideService(SqlClient.SqlClient, sql)
+      )
     })
 
     /**

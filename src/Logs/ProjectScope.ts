@@ -5,8 +5,9 @@
  */
 import { Effect } from "effect"
 import { RequestContext } from "../RequestContext.js"
+import { ReadSql } from "../Sql/Client.js"
+import { Tenant } from "../Sql/Tenant.js"
 import { InvalidQuery, ProjectNotFound } from "./QueryTypes.js"
-import { ReadSql } from "./ReadSql.js"
 
 export interface Scope {
   readonly organizationId: string
@@ -26,7 +27,11 @@ export class ProjectScope extends Effect.Service<ProjectScope>()("Logs/ProjectSc
       }
       if (requested === undefined) return yield* new InvalidQuery({ message: "projectId is required" })
       const rows = yield* sql`SELECT id FROM projects
-        WHERE id = ${requested} AND organization_id = ${ctx.organizationId}`.pipe(Effect.orDie)
+        WHERE id = ${requested} AND organization_id = ${ctx.organizationId}`.pipe(
+        Effect.orDie,
+        Tenant.read,
+        Effect.provideService(ReadSql, sql)
+      )
       if (rows.length === 0) return yield* notFound(requested)
       return { organizationId: ctx.organizationId, projectId: requested } satisfies Scope
     })

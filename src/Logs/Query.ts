@@ -5,13 +5,14 @@
  * `offset` exists for LogTide SDK clients only; its `total` is the planner's row estimate, not a count.
  */
 import { Effect, Either } from "effect"
+import { ReadSql } from "../Sql/Client.js"
+import { Tenant } from "../Sql/Tenant.js"
 import { decodeCursor, encodeCursor } from "./Cursor.js"
 import { type Filters, whereClauses } from "./Filters.js"
 import { LogsConfig } from "./LogsConfig.js"
 import { ProjectScope } from "./ProjectScope.js"
 import { InvalidQuery, type LogOut, type SearchReply, type StatsReply } from "./QueryTypes.js"
 import { Quota } from "./Quota.js"
-import { ReadSql } from "./ReadSql.js"
 import { bucketSeconds, fillBuckets, type StatsRow } from "./Stats.js"
 
 export interface SearchParams extends Filters {
@@ -35,9 +36,9 @@ interface Row {
   readonly level: LogOut["level"]
   readonly message: string
   readonly metadata: Record<string, unknown> | null
-  readonly trace_id: string | null
-  readonly span_id: string | null
-  readonly session_id: string | null
+  readonly traceId: string | null
+  readonly spanId: string | null
+  readonly sessionId: string | null
 }
 
 export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
@@ -46,6 +47,9 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
     const quota = yield* Quota
     const config = yield* LogsConfig
     const scope = yield* ProjectScope
+    // every statement runs in a read transaction scoped to the context's organization (RLS), on this client
+    const read = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Tenant.read(effect).pipe(Effect.provideService(ReadSql, sql))
 
     const clampLimit = (limit: number | undefined): number =>
       Math.min(Math.max(Math.trunc(limit ?? config.defaultQueryLimit), 1), config.maxQueryLimit)
@@ -72,7 +76,7 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
           metadata, trace_id, span_id, session_id
         FROM logs WHERE ${sql.and(clauses)}
         -- qualified: the bare names would sort by the text output columns of the same names
-        ORDER BY logs.time DESC, logs.id DESC LIMIT ${limit + 1} OFFSET ${offset}`.pipe(Effect.orDie)
+        ORDER BY logs.time DESC, logs.id DESC LIMIT ${limit + 1} OFFSET ${offset}`.pipe(Effect.orDie, read)
       const hasMore = rows.length > limit
       const page = hasMore ? rows.slice(0, limit) : rows
       const last = page[page.length - 1]
@@ -93,7 +97,8 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       }>`EXPLAIN (FORMAT JSON)
         SELECT 1 FROM logs WHERE ${sql.and(clauses)}`.pipe(
         Effect.map((rows) => Math.round(rows[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? 0)),
-        Effect.orDie
+        Effect.orDie,
+        read
       )
 
     const stats = Effect.fn("Logs.stats")(function* (params: StatsParams) {
@@ -109,7 +114,7 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       const rows = yield* sql<StatsRow>`SELECT
           extract(epoch FROM date_bin(${seconds} * interval '1 second', time, 'epoch'::timestamptz))::float8 AS bucket,
           level, count(*)::int AS count
-        FROM logs WHERE ${sql.and(clauses)} GROUP BY 1, 2 ORDER BY 1`.pipe(Effect.orDie)
+        FROM logs WHERE ${sql.and(clauses)} GROUP BY 1, 2 ORDER BY 1`.pipe(Effect.orDie, read)
       return {
         from: from.toISOString(),
         to: to.toISOString(),
@@ -136,7 +141,7 @@ const toOut =
     level: r.level,
     message: r.message,
     metadata: r.metadata,
-    trace_id: r.trace_id,
-    span_id: r.span_id,
-    session_id: r.session_id
+    trace_id: r.traceId,
+    span_id: r.spanId,
+    session_id: r.sessionId
   })

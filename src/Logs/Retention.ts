@@ -1,14 +1,13 @@
 /**
  * Log retention: drops or deletes each organization's logs older than its retention days and creates the upcoming
- * daily partitions, by calling the storage maintenance function. It reads every tenant's rows, so it runs only as
- * system work (scheduled by the jobs issue) and through an explicit, named bypass of tenant isolation.
- *
- * PROVISIONAL seam: the SQL function (`logs_maintenance`) and the bypass are written by the storage issue; until
- * src/Sql/Tenant.ts lands this calls the function on the plain client and insists on a system actor itself.
+ * daily partitions, by calling the storage maintenance function `logs_maintenance`. It reads every tenant's rows,
+ * so it runs only as system work (scheduled by the jobs area) and through the named bypass of tenant isolation:
+ * the app role can neither DELETE logs nor create/drop partitions, and `Tenant.bypass` dies for a non-system actor
+ * and leaves a `tenant.bypass` audit row naming RETENTION_BYPASS_REASON.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { RequestContext } from "../RequestContext.js"
+import { Tenant } from "../Sql/Tenant.js"
 
 export const RETENTION_BYPASS_REASON = "logs-retention"
 
@@ -26,22 +25,18 @@ export class Retention extends Effect.Service<Retention>()("Logs/Retention", {
     const sql = yield* SqlClient.SqlClient
 
     const run = Effect.fn("Logs.retention")(function* () {
-      const ctx = yield* RequestContext
-      if (ctx.actor._tag !== "system") {
-        return yield* Effect.dieMessage("Logs.retention is system work; it refuses to run for a tenant's request")
-      }
-      const rows = yield* sql<{
-        deleted_rows: number
-        dropped_partitions: number
-        created_partitions: number
-      }>`SELECT deleted_rows::int, dropped_partitions::int, created_partitions::int FROM logs_maintenance(now())`.pipe(
-        Effect.orDie
-      )
+      // deleted_rows is bigint (a string on the wire): cast, the counts of one run fit an int
+      const rows = yield* Tenant.bypass(
+        RETENTION_BYPASS_REASON,
+        sql<RetentionResult>`SELECT deleted_rows::int AS deleted_rows, dropped_partitions::int AS dropped_partitions,
+            created_partitions::int AS created_partitions
+          FROM logs_maintenance(now())`.pipe(Effect.orDie)
+      ).pipe(Effect.provideService(SqlClient.SqlClient, sql))
       const row = rows[0]
       const result: RetentionResult = {
-        deletedRows: row?.deleted_rows ?? 0,
-        droppedPartitions: row?.dropped_partitions ?? 0,
-        createdPartitions: row?.created_partitions ?? 0
+        deletedRows: row?.deletedRows ?? 0,
+        droppedPartitions: row?.droppedPartitions ?? 0,
+        createdPartitions: row?.createdPartitions ?? 0
       }
       yield* Effect.logInfo("logs retention done", { ...result, bypass: RETENTION_BYPASS_REASON })
       return result

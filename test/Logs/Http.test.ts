@@ -1,7 +1,7 @@
 /**
  * The logs endpoints over real HTTP, with real clients: the LogTide Node SDK from npm and the OpenTelemetry JS logs
- * SDK with its OTLP/HTTP exporters (JSON, protobuf, gzip). PROVISIONAL: served by test/Logs/TestServer.ts until
- * src/Http's Api, Authentication and server land; then these tests mount the real ones.
+ * SDK with its OTLP/HTTP exporters (JSON, protobuf, gzip), served by test/Logs/TestServer.ts on a migrated database
+ * (row-level security on, keys looked up in api_keys).
  */
 import { gzipSync } from "node:zlib"
 import { HttpServer } from "@effect/platform"
@@ -16,10 +16,10 @@ import { resourceFromAttributes } from "@opentelemetry/resources"
 import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs"
 import { Effect } from "effect"
 import type { SearchReply } from "../../src/Logs/QueryTypes.js"
-import { tempDbLayer } from "./TempDb.js"
+import { seededDatabase } from "./Fixtures.js"
 import { testServerLayer } from "./TestServer.js"
 
-const ServerLive = testServerLayer(tempDbLayer("http"), 0)
+const ServerLive = testServerLayer(seededDatabase("logs-http"), 0)
 
 const baseUrl = Effect.map(HttpServer.HttpServer, (s) =>
   s.address._tag === "TcpAddress" ? `http://127.0.0.1:${s.address.port}` : ""

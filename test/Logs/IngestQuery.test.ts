@@ -1,32 +1,22 @@
-import { describe, expect, it, layer } from "@effect/vitest"
+/**
+ * Ingest and search on the migrated schema as the app role: row-level security on, tenant transactions, camelCase
+ * result names, and the request comment on the statements Postgres receives.
+ */
+import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect, Fiber, Layer } from "effect"
 import { Ingest } from "../../src/Logs/Ingest.js"
-import { LogsConfig } from "../../src/Logs/LogsConfig.js"
-import { ProjectScope } from "../../src/Logs/ProjectScope.js"
 import { LogsQuery } from "../../src/Logs/Query.js"
-import { Quota } from "../../src/Logs/Quota.js"
-import { ReadSql } from "../../src/Logs/ReadSql.js"
-import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../../src/RequestContext.js"
-import { tempDbLayer } from "./TempDb.js"
+import { RequestContext } from "../../src/RequestContext.js"
+import { Tenant } from "../../src/Sql/Tenant.js"
+import { asOwner } from "../support/Database.js"
+import { keyContext, logsServices, seededDatabase } from "./Fixtures.js"
 
-const keyContext = (org: string, project: string) =>
-  RequestContext.make({
-    origin: "http",
-    actor: { _tag: "apiKey", apiKeyId: "key_test" as ApiKeyId },
-    organizationId: org as OrganizationId,
-    projectId: project as ProjectId
-  })
-const A = keyContext("org_a", "prj_a")
-const B = keyContext("org_b", "prj_b")
+const A = keyContext("a")
+const B = keyContext("b")
 
-const Db = tempDbLayer("iq")
-const Services = Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
-  Layer.provide(ProjectScope.Default),
-  Layer.provide(ReadSql.fromDefault),
-  Layer.provideMerge(Layer.mergeAll(Quota.Default, LogsConfig.Default)),
-  Layer.provideMerge(Db)
-)
+const Db = seededDatabase("logs-iq")
+const Services = logsServices(Db).pipe(Layer.provideMerge(Db))
 
 const entry = (message: string, extra: Record<string, unknown> = {}) => ({
   service: "api",
@@ -60,8 +50,11 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
       expect(rich?.trace_id).toBe("trace-mixed-1")
       expect(rich?.project_id).toBe("prj_a")
       const sql = yield* SqlClient.SqlClient
-      const stored = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM logs WHERE project_id = 'prj_a'`
-      expect(stored[0]?.n).toBe(3)
+      const count = sql<{ n: number }>`SELECT count(*)::int AS n FROM logs WHERE project_id = 'prj_a'`
+      expect((yield* Tenant.transaction(count))[0]?.n).toBe(3)
+      // row-level security is on: outside a tenant transaction, or as another tenant, the rows are invisible
+      expect((yield* count)[0]?.n).toBe(0)
+      expect((yield* Tenant.transaction(count).pipe(RequestContext.withContext(B)))[0]?.n).toBe(0)
     }).pipe(RequestContext.withContext(A))
   )
 
@@ -161,10 +154,28 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
       expect(initialSeen).toHaveLength(600)
     }).pipe(RequestContext.withContext(A))
   )
-})
-
-describe("provisional harness", () => {
-  it("is replaced once test/support/Database.ts lands", () => {
-    expect(typeof tempDbLayer).toBe("function")
-  })
+  it.effect("the INSERT Postgres receives carries the request comment (organization, project, request id)", () =>
+    Effect.gen(function* () {
+      // a statement trigger (created as the owner) records current_query() of each INSERT into logs
+      yield* asOwner((c) =>
+        c.query(`
+          CREATE TABLE seen_inserts (q text NOT NULL);
+          CREATE FUNCTION record_insert() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS
+            $$ BEGIN INSERT INTO seen_inserts VALUES (current_query()); RETURN NULL; END $$;
+          CREATE TRIGGER logs_seen AFTER INSERT ON logs FOR EACH STATEMENT EXECUTE FUNCTION record_insert();
+        `)
+      )
+      const ingest = yield* Ingest
+      const ctx = keyContext("b")
+      yield* ingest.ingest([entry("commented")], 1).pipe(RequestContext.withContext(ctx))
+      const seen = yield* asOwner((c) => c.query<{ q: string }>("SELECT q FROM seen_inserts"))
+      yield* asOwner((c) => c.query("DROP TRIGGER logs_seen ON logs; DROP TABLE seen_inserts"))
+      expect(seen.rows).toHaveLength(1)
+      const q = seen.rows[0]?.q ?? ""
+      expect(q).toMatch(/^INSERT INTO logs /)
+      expect(q).toContain(`organization_id='org_b'`)
+      expect(q).toContain(`project_id='prj_b'`)
+      expect(q).toContain(`request_id='${ctx.requestId}'`)
+    })
+  )
 })

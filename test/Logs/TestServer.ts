@@ -1,7 +1,8 @@
 /**
- * PROVISIONAL: the logs groups mounted on a test Api whose authentication maps two fixed API keys (tl_key_a,
- * tl_key_b) to two projects. Used by test/Logs/Http.test.ts and bench/ingest.ts until src/Http's Api, Authentication
- * and server land; then both mount the real ones.
+ * The logs groups served over real HTTP on a per-file migrated database. Authentication is the one part that is
+ * not the application's: a minimal middleware resolving `X-API-Key` through the real pre-tenant lookup
+ * (ApiKeysRepo.findActiveByHash over the api_keys table), because the application's Authentication needs the
+ * tenancy area's Credentials. Everything behind it (handlers, services, RLS, tenant transactions) is the real code.
  */
 import { createServer } from "node:http"
 import {
@@ -15,7 +16,7 @@ import {
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
-import { type ConfigError, Effect, Layer, Redacted, Schema } from "effect"
+import { type ConfigError, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { Ingest } from "../../src/Logs/Ingest.js"
 import { LogsIngestApi, LogsSearchApi } from "../../src/Logs/LogsApi.js"
 import { LogsConfig } from "../../src/Logs/LogsConfig.js"
@@ -23,8 +24,10 @@ import { ingestHandler, otlpHandler, searchHandler, statsHandler, traceHandler }
 import { ProjectScope } from "../../src/Logs/ProjectScope.js"
 import { LogsQuery } from "../../src/Logs/Query.js"
 import { Quota } from "../../src/Logs/Quota.js"
-import { ReadSql } from "../../src/Logs/ReadSql.js"
-import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../../src/RequestContext.js"
+import { RequestContext } from "../../src/RequestContext.js"
+import { ApiKeysRepo } from "../../src/Sql/ApiKeysRepo.js"
+import type { ReadSql } from "../../src/Sql/Client.js"
+import { keyHash } from "./Fixtures.js"
 
 class Unauthorized extends Schema.TaggedError<Unauthorized>()(
   "Unauthorized",
@@ -36,24 +39,30 @@ class TestAuth extends HttpApiMiddleware.Tag<TestAuth>()("TestAuth", {
   provides: RequestContext,
   security: { apiKey: HttpApiSecurity.apiKey({ key: "X-API-Key", in: "header" }) }
 }) {}
-const KEYS: Record<string, string> = { tl_key_a: "a", tl_key_b: "b" }
-const TestAuthLive = Layer.succeed(
+const TestAuthLive = Layer.effect(
   TestAuth,
-  TestAuth.of({
-    apiKey: (key) => {
-      const tenant = KEYS[Redacted.value(key)]
-      return tenant === undefined
-        ? Effect.fail(new Unauthorized({ message: "bad key" }))
-        : Effect.succeed(
-            RequestContext.make({
-              origin: "http",
-              actor: { _tag: "apiKey", apiKeyId: `key_${tenant}` as ApiKeyId },
-              organizationId: `org_${tenant}` as OrganizationId,
-              projectId: `prj_${tenant}` as ProjectId
+  Effect.map(ApiKeysRepo, (keys) =>
+    TestAuth.of({
+      apiKey: (secret) =>
+        keys.findActiveByHash(keyHash(Redacted.value(secret))).pipe(
+          Effect.orDie,
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.fail(new Unauthorized({ message: "invalid API key" })),
+              onSome: (key) =>
+                Effect.succeed(
+                  RequestContext.make({
+                    origin: "http",
+                    actor: { _tag: "apiKey", apiKeyId: key.id },
+                    organizationId: key.organizationId,
+                    projectId: key.projectId
+                  })
+                )
             })
           )
-    }
-  })
+        )
+    })
+  )
 )
 class TestApi extends HttpApi.make("test")
   .add(LogsIngestApi.middleware(TestAuth))
@@ -71,18 +80,17 @@ const SearchLive = HttpApiBuilder.group(TestApi, "logsSearch", (h) =>
 
 /** The logs endpoints served on `port` (0: any free port) over the database `db`. */
 export const testServerLayer = (
-  db: Layer.Layer<SqlClient.SqlClient>,
+  db: Layer.Layer<SqlClient.SqlClient | ReadSql>,
   port: number
 ): Layer.Layer<HttpServer.HttpServer, ConfigError.ConfigError | ServeError> => {
   const Services = Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
     Layer.provide(ProjectScope.Default),
-    Layer.provide(ReadSql.fromDefault),
     Layer.provideMerge(Layer.mergeAll(Quota.Default, LogsConfig.Default)),
     Layer.provide(db)
   )
   return HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(TestApi).pipe(Layer.provide([IngestLive, SearchLive]))),
-    Layer.provide(TestAuthLive),
+    Layer.provide(TestAuthLive.pipe(Layer.provide(ApiKeysRepo.Default), Layer.provide(db))),
     Layer.provide(Services),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" }))
   )

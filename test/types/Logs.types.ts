@@ -36,3 +36,5 @@ const ctx = RequestContext.system("types")
 void Effect.runPromise(ingest.ingest([], 0).pipe(Effect.either, RequestContext.withContext(ctx)))
 void Effect.runPromise(query.search({}).pipe(Effect.either, RequestContext.withContext(ctx)))
 void Effect.runPromise(quota.checkQuery.pipe(Effect.either, RequestContext.withContext(ctx)))
+// Retention provides its own client: only the context remains to be given.
+void Effect.runPromise(retention.run().pipe(Effect.either, RequestContext.withContext(ctx)))
