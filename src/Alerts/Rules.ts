@@ -1,0 +1,119 @@
+/**
+ * Alert rule operations for the API: create, list, get, update (PUT), delete. Every change runs with its audit row
+ * in one tenant transaction. The webhook URL is checked by the outbound guard when it is saved (delivery checks
+ * again at connect time); the secret is sealed with SecretBox bound to `<organizationId>/<ruleId>` and returned once,
+ * by `create` (generated when the caller gives none).
+ */
+import { randomBytes } from "node:crypto"
+import { Effect, Option, Redacted } from "effect"
+import { AuditLog } from "../Audit/AuditLog.js"
+import { OutboundGuard } from "../Http/Outbound.js"
+import { RequestContext } from "../RequestContext.js"
+import {
+  type AlertRule,
+  InvalidWebhookUrl,
+  makeRuleId,
+  type RuleId,
+  type RuleInput,
+  RuleNotFound,
+  secretOwner
+} from "./AlertRule.js"
+import { type RuleRow, RulesRepo, toApi } from "./RulesRepo.js"
+import { SecretBox } from "./SecretBox.js"
+
+const DEFAULT_COOLDOWN_MINUTES = 15
+
+const rowOf = (id: RuleId, input: RuleInput): RuleRow => ({
+  id,
+  projectId: input.projectId ?? null,
+  name: input.name,
+  service: input.service ?? null,
+  levels: [...new Set(input.level)],
+  query: input.query ?? null,
+  threshold: input.threshold,
+  windowMinutes: input.windowMinutes,
+  cooldownMinutes: input.cooldownMinutes ?? DEFAULT_COOLDOWN_MINUTES,
+  enabled: input.enabled ?? true,
+  webhookUrl: input.webhookUrl
+})
+
+/** What the audit row keeps: the rule's settings, never the secret nor the URL's path (it may carry a token). */
+const auditChanges = (rule: AlertRule) => ({
+  name: rule.name,
+  projectId: rule.projectId,
+  threshold: rule.threshold,
+  windowMinutes: rule.windowMinutes,
+  enabled: rule.enabled,
+  webhookOrigin: URL.canParse(rule.webhookUrl) ? new URL(rule.webhookUrl).origin : null
+})
+
+export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
+  effect: Effect.gen(function* () {
+    const repo = yield* RulesRepo
+    const audit = yield* AuditLog
+    const guard = yield* OutboundGuard
+    const box = yield* SecretBox
+
+    const checkUrl = (url: string) =>
+      guard.check(url).pipe(Effect.mapError((cause) => new InvalidWebhookUrl({ reason: cause.reason, cause })))
+
+    const seal = (ruleId: RuleId, secret: Redacted.Redacted<string>) =>
+      Effect.flatMap(RequestContext, (ctx) => box.encrypt(secret, secretOwner(ctx.organizationId, ruleId)))
+
+    /** Returns the rule and its secret, the only time the secret leaves. */
+    const create = (input: RuleInput) =>
+      Effect.gen(function* () {
+        yield* checkUrl(input.webhookUrl)
+        const id = makeRuleId()
+        const secret = Redacted.make(input.webhookSecret ?? `whsec_${randomBytes(24).toString("base64url")}`)
+        const sealed = yield* seal(id, secret)
+        const rule = yield* audit.audited(
+          Effect.map(repo.insert({ ...rowOf(id, input), secret: sealed }), toApi),
+          (r) => ({ action: "alert_rule.create", target: { type: "alert_rule", id: r.id }, changes: auditChanges(r) })
+        )
+        return { rule, webhookSecret: secret } as const
+      }).pipe(Effect.withSpan("Rules.create"))
+
+    const list = Effect.map(repo.list, (rows) => rows.map(toApi))
+
+    const get = (id: string) =>
+      Effect.flatMap(repo.find(id), (row) =>
+        Option.match(row, {
+          onNone: () => Effect.fail(new RuleNotFound({ ruleId: id })),
+          onSome: (r) => Effect.succeed(toApi(r))
+        })
+      )
+
+    const update = (id: RuleId, input: RuleInput) =>
+      Effect.gen(function* () {
+        yield* checkUrl(input.webhookUrl)
+        const sealed = input.webhookSecret === undefined ? null : yield* seal(id, Redacted.make(input.webhookSecret))
+        return yield* audit.audited(
+          Effect.flatMap(repo.update({ ...rowOf(id, input), secret: sealed }), (row) =>
+            Option.match(row, {
+              onNone: () => Effect.fail(new RuleNotFound({ ruleId: id })),
+              onSome: (r) => Effect.succeed(toApi(r))
+            })
+          ),
+          (r) => ({
+            action: "alert_rule.update",
+            target: { type: "alert_rule", id: r.id },
+            changes: { ...auditChanges(r), secretRotated: sealed !== null }
+          })
+        )
+      }).pipe(Effect.withSpan("Rules.update"))
+
+    const remove = (id: string) =>
+      audit.audited(
+        Effect.filterOrFail(
+          repo.remove(id),
+          (removed) => removed,
+          () => new RuleNotFound({ ruleId: id })
+        ),
+        () => ({ action: "alert_rule.delete", target: { type: "alert_rule", id } })
+      )
+
+    return { create, list, get, update, remove } as const
+  }),
+  dependencies: [RulesRepo.Default, AuditLog.Default, SecretBox.Default]
+}) {}
