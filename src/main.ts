@@ -6,13 +6,18 @@
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
+import { AlertsLive } from "./Alerts/AlertsLive.js"
 import { AppConfig } from "./Config.js"
+import { Retention } from "./Logs/Retention.js"
 import { HttpServerLive } from "./Http/Server.js"
 import { JsonLoggerLive } from "./Logging.js"
 import { Envelope } from "./Queue/Envelope.js"
 import { SchedulerLive, WorkersLive } from "./Queue/Jobs.js"
 import { Producer } from "./Queue/Producer.js"
 import { QueueRedis } from "./Queue/Redis.js"
+import { primaryUrl, StorageLive } from "./Sql/Client.js"
+import { Migrate } from "./Sql/Migrate.js"
+import { TenancyLive } from "./Tenancy/TenancyLive.js"
 
 export const ROLES = ["api", "worker", "scheduler"] as const
 export type Role = (typeof ROLES)[number]
@@ -35,12 +40,24 @@ const parseRoles = (value: string): Effect.Effect<ReadonlyArray<Role>, Error> =>
  */
 const QueueLive = Layer.mergeAll(QueueRedis.Default, Envelope.Default, Producer.Default)
 
+/**
+ * The Postgres pools (primary + read), migrating first when THREADLINE_MIGRATE_ON_START. A process that cannot
+ * reach its database or migrate it must not serve, so failures are defects that end the start-up.
+ */
+const StorageInfra = StorageLive.pipe(Layer.orDie)
+
 const roleLayer = (role: Role): Layer.Layer<never, never, AppConfig> => {
   switch (role) {
     case "api":
-      return HttpServerLive
+      return HttpServerLive.pipe(
+        Layer.provide(TenancyLive.pipe(Layer.provideMerge(Layer.merge(StorageInfra, QueueLive))))
+      )
     case "worker":
-      return WorkersLive.pipe(Layer.provide(QueueLive))
+      return WorkersLive.pipe(
+        Layer.provide(Layer.merge(AlertsLive, Retention.Default)),
+        Layer.provide(Layer.merge(StorageInfra, QueueLive)),
+        Layer.orDie
+      )
     case "scheduler":
       return SchedulerLive.pipe(Layer.provide(QueueLive))
   }
@@ -67,9 +84,10 @@ const serve = Command.make("serve", { roles }, ({ roles }) =>
   })
 ).pipe(Command.withDescription("run the API server, job workers and/or the scheduler"))
 
-const migrate = Command.make("migrate", {}, () => Effect.logInfo("no migrations yet")).pipe(
-  Command.withDescription("apply database migrations and exit")
-)
+/** Applies pending migrations as the login role of DATABASE_URL; safe to run while other processes start. */
+const migrate = Command.make("migrate", {}, () =>
+  Effect.flatMap(AppConfig, (config) => Migrate.runUrl(primaryUrl(config)))
+).pipe(Command.withDescription("apply database migrations and exit"))
 
 const cli = Command.make("threadline").pipe(Command.withSubcommands([serve, migrate]))
 

@@ -9,7 +9,8 @@
  */
 import { HttpApi, OpenApi } from "@effect/platform"
 import { LogsIngestApi, LogsSearchApi } from "../Logs/LogsApi.js"
-import { ApiKeyAuthentication, ReadAuthentication } from "./Auth.js"
+import { AccountApi, AuthApi, OrgsApi } from "../Tenancy/TenancyApi.js"
+import { ApiKeyAuthentication, ReadAuthentication, SessionAuthentication } from "./Auth.js"
 import { DOCS_PATH, OPENAPI_PATH } from "./Docs.js"
 import { ErrorBody } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
@@ -88,6 +89,9 @@ export class Api extends HttpApi.make("threadline")
   .add(HealthApi)
   .add(LogsIngestApi.middleware(ApiKeyAuthentication))
   .add(LogsSearchApi.middleware(ReadAuthentication))
+  .add(AuthApi)
+  .add(AccountApi.middleware(SessionAuthentication))
+  .add(OrgsApi.middleware(SessionAuthentication))
   .annotate(HttpApi.AdditionalSchemas, [ErrorBody])
   .annotateContext(
     OpenApi.annotations({

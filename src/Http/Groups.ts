@@ -12,7 +12,11 @@ import { ingestHandler, otlpHandler, searchHandler, statsHandler, traceHandler }
 import { ProjectScope } from "../Logs/ProjectScope.js"
 import { LogsQuery } from "../Logs/Query.js"
 import { Quota } from "../Logs/Quota.js"
-import { ReadSql } from "../Logs/ReadSql.js"
+import type { ReadSql } from "../Sql/Client.js"
+import * as Account from "../Tenancy/AccountHttp.js"
+import * as TenancyAuth from "../Tenancy/AuthHttp.js"
+import * as Orgs from "../Tenancy/OrgsHttp.js"
+import type { TenancyLive } from "../Tenancy/TenancyLive.js"
 import { Api } from "./Api.js"
 import { HealthLive, type RedisPing } from "./HealthHttp.js"
 
@@ -29,10 +33,44 @@ const LogsSearchLive = HttpApiBuilder.group(Api, "logsSearch", (h) =>
 
 const LogsServices = Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
   Layer.provide(ProjectScope.Default),
-  Layer.provide(ReadSql.fromDefault),
   Layer.provideMerge(Layer.mergeAll(Quota.Default, LogsConfig.Default))
 )
 
-export const GroupsLive = Layer.mergeAll(HealthLive, LogsIngestLive, LogsSearchLive).pipe(Layer.provide(LogsServices))
+const AuthLive = HttpApiBuilder.group(Api, "auth", (h) =>
+  h.handle("register", TenancyAuth.register).handle("login", TenancyAuth.login)
+)
 
-export type GroupsRequirements = SqlClient.SqlClient | RedisPing
+const AccountLive = HttpApiBuilder.group(Api, "account", (h) =>
+  h
+    .handle("logout", Account.logout)
+    .handle("me", Account.me)
+    .handle("createOrg", Account.createOrg)
+    .handle("listOrgs", Account.listOrgs)
+)
+
+const OrgsLive = HttpApiBuilder.group(Api, "orgs", (h) =>
+  h
+    .handle("getOrg", Orgs.getOrg)
+    .handle("listMembers", Orgs.listMembers)
+    .handle("addMember", Orgs.addMember)
+    .handle("removeMember", Orgs.removeMember)
+    .handle("listProjects", Orgs.listProjects)
+    .handle("createProject", Orgs.createProject)
+    .handle("getProject", Orgs.getProject)
+    .handle("deleteProject", Orgs.deleteProject)
+    .handle("listKeys", Orgs.listKeys)
+    .handle("createKey", Orgs.createKey)
+    .handle("revokeKey", Orgs.revokeKey)
+)
+
+export const GroupsLive = Layer.mergeAll(
+  HealthLive,
+  LogsIngestLive,
+  LogsSearchLive,
+  AuthLive,
+  AccountLive,
+  OrgsLive
+).pipe(Layer.provide(LogsServices))
+
+/** What the groups run on, provided once at the edge (main.ts): storage, Redis ping, and the tenancy services. */
+export type GroupsRequirements = SqlClient.SqlClient | ReadSql | RedisPing | Layer.Layer.Success<typeof TenancyLive>

@@ -18,7 +18,7 @@ import { Api } from "./Api.js"
 import { AuthenticationLive } from "./Auth.js"
 import type { Credentials, OrgDirectory } from "./Credentials.js"
 import { DocsLive } from "./Docs.js"
-import { GroupsLive } from "./Groups.js"
+import { GroupsLive, type GroupsRequirements } from "./Groups.js"
 import { RedisPing } from "./HealthHttp.js"
 import * as NodeServer from "./NodeServer.js"
 import { OrgAccess } from "./OrgAccess.js"
@@ -64,7 +64,7 @@ export const serve = (options: ServeOptions) => serveWith(ApiLive, options)
 export const HttpServerLive: Layer.Layer<
   never,
   never,
-  AppConfig | SqlClient.SqlClient | QueueRedis | Credentials | OrgDirectory
+  AppConfig | SqlClient.SqlClient | QueueRedis | Credentials | OrgDirectory | Exclude<GroupsRequirements, RedisPing>
 > = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     serve({ port: config.port, host: config.host }).pipe(Layer.provide(RedisPing.fromQueueRedis), Layer.orDie)

@@ -4,14 +4,24 @@
  * the `scheduler` role upserts every schedule (src/main.ts).
  */
 import { Layer } from "effect"
+import { alertsTickSchedule } from "../Alerts/AlertJobs.js"
+import { alertConsumers } from "../Alerts/AlertsLive.js"
 import * as Consumer from "./Consumer.js"
 import { MaintenanceSchedule, MaintenanceTick, maintenanceTick } from "./Jobs/Maintenance.js"
 import { Probe, probe } from "./Jobs/Probe.js"
 import * as Scheduler from "./Scheduler.js"
 
-const consumers = [Consumer.layer(MaintenanceTick, maintenanceTick), Consumer.layer(Probe, probe)] as const
+const consumers = [
+  Consumer.layer(MaintenanceTick, maintenanceTick),
+  Consumer.layer(Probe, probe),
+  ...alertConsumers
+] as const
 
-export const schedules: ReadonlyArray<Scheduler.Schedule> = [MaintenanceSchedule]
+/** The alert tick period is read once at start-up (THREADLINE_ALERT_TICK_SECONDS, default 60, as in AppConfig). */
+export const schedules: ReadonlyArray<Scheduler.Schedule> = [
+  MaintenanceSchedule,
+  alertsTickSchedule(Number(process.env.THREADLINE_ALERT_TICK_SECONDS ?? 60))
+]
 
 /** The `worker` role. Merged layers close in parallel, so every worker drains within the same shutdown bound. */
 export const WorkersLive = Layer.mergeAll(...consumers)

@@ -21,7 +21,24 @@ const EXISTING_ROUTES = [
   "post /v1/otlp/logs",
   "get /api/v1/logs",
   "get /api/v1/logs/stats",
-  "get /api/v1/logs/trace/{traceId}"
+  "get /api/v1/logs/trace/{traceId}",
+  "post /api/v1/auth/register",
+  "post /api/v1/auth/login",
+  "post /api/v1/auth/logout",
+  "get /api/v1/auth/me",
+  "post /api/v1/orgs",
+  "get /api/v1/orgs",
+  "get /api/v1/orgs/{org}",
+  "get /api/v1/orgs/{org}/members",
+  "post /api/v1/orgs/{org}/members",
+  "delete /api/v1/orgs/{org}/members/{userId}",
+  "get /api/v1/orgs/{org}/projects",
+  "post /api/v1/orgs/{org}/projects",
+  "get /api/v1/orgs/{org}/projects/{project}",
+  "delete /api/v1/orgs/{org}/projects/{project}",
+  "get /api/v1/orgs/{org}/projects/{project}/api-keys",
+  "post /api/v1/orgs/{org}/projects/{project}/api-keys",
+  "delete /api/v1/orgs/{org}/projects/{project}/api-keys/{keyId}"
 ]
 
 const routesOf = (spec: OpenApi.OpenAPISpec) =>

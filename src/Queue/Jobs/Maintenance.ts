@@ -1,8 +1,9 @@
 /**
- * The periodic maintenance run (retention, partitions). Until the storage layer's maintenance function exists, a run
- * only records that it happened, under its own system context.
+ * The periodic maintenance run under its own system context: creates upcoming daily `logs` partitions and removes
+ * data past each organization's retention (src/Logs/Retention.ts, through the audited storage bypass).
  */
 import { Effect, Schema } from "effect"
+import { Retention } from "../../Logs/Retention.js"
 import { RequestContext } from "../../RequestContext.js"
 import * as Job from "../Job.js"
 import * as Scheduler from "../Scheduler.js"
@@ -19,6 +20,7 @@ export const maintenanceTick = () =>
   Effect.gen(function* () {
     const ctx = yield* RequestContext
     yield* Effect.logInfo("maintenance tick", { reason: ctx.actor._tag === "system" ? ctx.actor.reason : "" })
+    yield* (yield* Retention).run()
   })
 
 export const MaintenanceSchedule = Scheduler.schedule({

@@ -17,6 +17,10 @@ import { OrgAccess } from "../../../src/Http/OrgAccess.js"
 import { ApiLive, serveWith } from "../../../src/Http/Server.js"
 import { AppConfig } from "../../../src/Config.js"
 import { QueueRedis } from "../../../src/Queue/Redis.js"
+import { ReadSql } from "../../../src/Sql/Client.js"
+import { ApiKeyCache } from "../../../src/Tenancy/ApiKeyCache.js"
+import { BruteForce } from "../../../src/Tenancy/BruteForce.js"
+import { TenancyReposLive } from "../../../src/Tenancy/TenancyLive.js"
 import { ProbeLive, TestApi } from "./ProbeApi.js"
 import { TestCredentialsLive } from "./TestCredentials.js"
 import { testDbLayer } from "./TestDb.js"
@@ -89,7 +93,15 @@ export const testServer = (options: TestServerOptions) => {
           Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
         )
       : serveWith(api, { port: 0, host: "127.0.0.1", accessLog: options.accessLog ?? accessLog })
+  /** The groups' services (storage read client, tenancy repos); credentials stay the test implementation. */
+  const groupServices = Layer.mergeAll(
+    ReadSql.fromPrimary,
+    TenancyReposLive,
+    ApiKeyCache.Default,
+    BruteForce.Default
+  ).pipe(Layer.provide(QueueRedis.Default))
   const layer = served.pipe(
+    Layer.provide(groupServices),
     Layer.provide(redis),
     Layer.provide(TestCredentialsLive),
     Layer.provideMerge(testDbLayer(options.label)),
