@@ -8,6 +8,8 @@
  * and the two documentation routes served beside the groups are listed.
  */
 import { HttpApi, OpenApi } from "@effect/platform"
+import { AlertsApi } from "../Alerts/AlertsApi.js"
+import { AuditApi } from "../Audit/AuditApi.js"
 import { LogsIngestApi, LogsSearchApi } from "../Logs/LogsApi.js"
 import { AccountApi, AuthApi, OrgsApi } from "../Tenancy/TenancyApi.js"
 import { ApiKeyAuthentication, ReadAuthentication, SessionAuthentication } from "./Auth.js"
@@ -92,6 +94,8 @@ export class Api extends HttpApi.make("threadline")
   .add(AuthApi)
   .add(AccountApi.middleware(SessionAuthentication))
   .add(OrgsApi.middleware(SessionAuthentication))
+  .add(AlertsApi.middleware(SessionAuthentication))
+  .add(AuditApi.middleware(SessionAuthentication))
   .annotate(HttpApi.AdditionalSchemas, [ErrorBody])
   .annotateContext(
     OpenApi.annotations({

@@ -6,12 +6,17 @@
 import { HttpApiBuilder } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
+import * as Alerts from "../Alerts/AlertsHttp.js"
+import { AlertsLive } from "../Alerts/AlertsLive.js"
+import { EventsRepo } from "../Alerts/EventsRepo.js"
+import { listAudit } from "../Audit/AuditHttp.js"
 import { Ingest } from "../Logs/Ingest.js"
 import { LogsConfig } from "../Logs/LogsConfig.js"
 import { ingestHandler, otlpHandler, searchHandler, statsHandler, traceHandler } from "../Logs/LogsHttp.js"
 import { ProjectScope } from "../Logs/ProjectScope.js"
 import { LogsQuery } from "../Logs/Query.js"
 import { Quota } from "../Logs/Quota.js"
+import { Producer } from "../Queue/Producer.js"
 import type { ReadSql } from "../Sql/Client.js"
 import * as Account from "../Tenancy/AccountHttp.js"
 import * as TenancyAuth from "../Tenancy/AuthHttp.js"
@@ -63,14 +68,37 @@ const OrgsLive = HttpApiBuilder.group(Api, "orgs", (h) =>
     .handle("revokeKey", Orgs.revokeKey)
 )
 
+const AlertsGroupLive = HttpApiBuilder.group(Api, "alerts", (h) =>
+  h
+    .handle("listRules", Alerts.listRules)
+    .handle("createRule", Alerts.createRule)
+    .handle("getRule", Alerts.getRule)
+    .handle("updateRule", Alerts.updateRule)
+    .handle("deleteRule", Alerts.deleteRule)
+    .handle("listEvents", Alerts.listEvents)
+    .handle("listDeliveries", Alerts.listDeliveries)
+    .handle("replayDelivery", Alerts.replayDelivery)
+)
+
+const AuditGroupLive = HttpApiBuilder.group(Api, "audit", (h) => h.handle("listAudit", listAudit))
+
+/**
+ * Rules, replay and the events/deliveries read side. Producer.Default (with its QueueRedis.Default and
+ * Envelope.Default) is the same layer reference main.ts builds its queue from, so one process shares one instance;
+ * providing it here keeps the groups' requirements to storage + config, which test servers already supply.
+ */
+const AlertsServices = Layer.merge(AlertsLive, EventsRepo.Default).pipe(Layer.provide(Producer.Default))
+
 export const GroupsLive = Layer.mergeAll(
   HealthLive,
   LogsIngestLive,
   LogsSearchLive,
   AuthLive,
   AccountLive,
-  OrgsLive
-).pipe(Layer.provide(LogsServices))
+  OrgsLive,
+  AlertsGroupLive,
+  AuditGroupLive
+).pipe(Layer.provide(LogsServices), Layer.provide(AlertsServices))
 
 /** What the groups run on, provided once at the edge (main.ts): storage, Redis ping, and the tenancy services. */
 export type GroupsRequirements = SqlClient.SqlClient | ReadSql | RedisPing | Layer.Layer.Success<typeof TenancyLive>

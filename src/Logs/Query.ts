@@ -10,7 +10,7 @@ import { Tenant } from "../Sql/Tenant.js"
 import { decodeCursor, encodeCursor } from "./Cursor.js"
 import { type Filters, whereClauses } from "./Filters.js"
 import { LogsConfig } from "./LogsConfig.js"
-import { ProjectScope } from "./ProjectScope.js"
+import { ProjectScope, type Scope } from "./ProjectScope.js"
 import { InvalidQuery, type LogOut, type SearchReply, type StatsReply } from "./QueryTypes.js"
 import { Quota } from "./Quota.js"
 import { bucketSeconds, fillBuckets, type StatsRow } from "./Stats.js"
@@ -59,9 +59,14 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
         ? Effect.fail(new InvalidQuery({ message: "from must not be after to" }))
         : Effect.void
 
-    const search = Effect.fn("Logs.search")(function* (params: SearchParams) {
-      yield* checkRange(params)
-      const { organizationId, projectId } = yield* scope.resolve(params.projectId)
+    // the whole search runs under the resolved context: a session's `org_system` context becomes the project's
+    const search = (params: SearchParams) =>
+      Effect.zipRight(
+        checkRange(params),
+        scope.within(params.projectId, (s) => searchIn(s, params))
+      ).pipe(Effect.withSpan("Logs.search"))
+
+    const searchIn = Effect.fn("Logs.searchIn")(function* ({ organizationId, projectId }: Scope, params: SearchParams) {
       yield* quota.checkQuery
       const limit = clampLimit(params.limit)
       const clauses = whereClauses(sql, organizationId, projectId, params)
@@ -107,10 +112,18 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       yield* checkRange({ from, to })
       const interval = bucketSeconds(from, to, params.interval)
       if (Either.isLeft(interval)) return yield* new InvalidQuery({ message: interval.left })
-      const { organizationId, projectId } = yield* scope.resolve(params.projectId)
-      yield* quota.checkQuery
       const seconds = interval.right
-      const clauses = whereClauses(sql, organizationId, projectId, { ...params, from, to })
+      return yield* scope.within(params.projectId, (s) => statsIn(s, { ...params, from, to }, seconds))
+    })
+
+    const statsIn = Effect.fn("Logs.statsIn")(function* (
+      { organizationId, projectId }: Scope,
+      params: StatsParams & { readonly from: Date; readonly to: Date },
+      seconds: number
+    ) {
+      const { from, to } = params
+      yield* quota.checkQuery
+      const clauses = whereClauses(sql, organizationId, projectId, params)
       const rows = yield* sql<StatsRow>`SELECT
           extract(epoch FROM date_bin(${seconds} * interval '1 second', time, 'epoch'::timestamptz))::float8 AS bucket,
           level, count(*)::int AS count

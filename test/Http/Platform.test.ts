@@ -38,7 +38,16 @@ const EXISTING_ROUTES = [
   "delete /api/v1/orgs/{org}/projects/{project}",
   "get /api/v1/orgs/{org}/projects/{project}/api-keys",
   "post /api/v1/orgs/{org}/projects/{project}/api-keys",
-  "delete /api/v1/orgs/{org}/projects/{project}/api-keys/{keyId}"
+  "delete /api/v1/orgs/{org}/projects/{project}/api-keys/{keyId}",
+  "get /api/v1/orgs/{org}/alert-rules",
+  "post /api/v1/orgs/{org}/alert-rules",
+  "get /api/v1/orgs/{org}/alert-rules/{ruleId}",
+  "put /api/v1/orgs/{org}/alert-rules/{ruleId}",
+  "delete /api/v1/orgs/{org}/alert-rules/{ruleId}",
+  "get /api/v1/orgs/{org}/alert-events",
+  "get /api/v1/orgs/{org}/webhook-deliveries",
+  "post /api/v1/orgs/{org}/webhook-deliveries/{deliveryId}/replay",
+  "get /api/v1/orgs/{org}/audit-log"
 ]
 
 const routesOf = (spec: OpenApi.OpenAPISpec) =>

@@ -1,0 +1,134 @@
+/**
+ * Handlers of the `alerts` group. Every route goes through OrgAccess and runs under the organization's context;
+ * reads need `member`, rule changes and the delivery log `admin`. Malformed rule ids are 404 like unknown ones.
+ */
+import { Effect, Option, Redacted, Schema } from "effect"
+import { BadRequest, Conflict, NotFound } from "../Http/Errors.js"
+import { OrgAccess } from "../Http/OrgAccess.js"
+import { type AlertRule, RuleId } from "./AlertRule.js"
+import type { PageQuery, RulePayload } from "./AlertsApi.js"
+import { Deliveries } from "./Deliver.js"
+import { type AlertEventRow, type DeliveryListRow, EventsRepo } from "./EventsRepo.js"
+import { Rules } from "./Rules.js"
+
+type OrgPath = { readonly path: { readonly org: string } }
+type RulePath = { readonly path: { readonly org: string; readonly ruleId: string } }
+type Paged = OrgPath & { readonly urlParams: typeof PageQuery.Type }
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString())
+
+export const ruleView = (r: AlertRule) => ({
+  id: r.id,
+  organizationId: r.organizationId,
+  projectId: r.projectId,
+  name: r.name,
+  service: r.service,
+  level: r.level,
+  query: r.query,
+  threshold: r.threshold,
+  windowMinutes: r.windowMinutes,
+  cooldownMinutes: r.cooldownMinutes,
+  enabled: r.enabled,
+  webhookUrl: r.webhookUrl,
+  lastTriggeredAt: iso(r.lastTriggeredAt),
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString()
+})
+
+const eventView = (e: AlertEventRow) => ({
+  ...e,
+  windowFrom: e.windowFrom.toISOString(),
+  windowTo: e.windowTo.toISOString(),
+  triggeredAt: e.triggeredAt.toISOString()
+})
+
+const deliveryView = (d: DeliveryListRow) => ({
+  ...d,
+  nextAttemptAt: iso(d.nextAttemptAt),
+  createdAt: d.createdAt.toISOString(),
+  deliveredAt: iso(d.deliveredAt)
+})
+
+const ruleId = (raw: string): Effect.Effect<RuleId, NotFound> =>
+  Option.match(Schema.decodeUnknownOption(RuleId)(raw), {
+    onNone: () => Effect.fail(new NotFound({ message: "alert rule not found" })),
+    onSome: Effect.succeed
+  })
+
+const notFound = <A, R>(effect: Effect.Effect<A, { readonly _tag: "Alerts/RuleNotFound"; message: string }, R>) =>
+  Effect.catchAll(effect, (e) => Effect.fail(new NotFound({ message: e.message })))
+
+const ruleErrors = <A, R>(
+  effect: Effect.Effect<A, { readonly _tag: "Alerts/RuleNotFound" | "Alerts/InvalidWebhookUrl"; message: string }, R>
+) =>
+  Effect.catchAll(effect, (e) =>
+    Effect.fail(
+      e._tag === "Alerts/RuleNotFound" ? new NotFound({ message: e.message }) : new BadRequest({ message: e.message })
+    )
+  )
+
+export const listRules = ({ path }: OrgPath) =>
+  OrgAccess.run(path.org, "member", () =>
+    Effect.map(
+      Effect.flatMap(Rules, (r) => r.list),
+      (rules) => ({ rules: rules.map(ruleView) })
+    )
+  )
+
+export const createRule = ({ path, payload }: OrgPath & { readonly payload: typeof RulePayload.Type }) =>
+  OrgAccess.run(path.org, "admin", () =>
+    ruleErrors(Effect.flatMap(Rules, (r) => r.create(payload))).pipe(
+      Effect.map(({ rule, webhookSecret }) => ({ ...ruleView(rule), webhookSecret: Redacted.value(webhookSecret) }))
+    )
+  )
+
+export const getRule = ({ path }: RulePath) =>
+  OrgAccess.run(path.org, "member", () =>
+    Effect.flatMap(ruleId(path.ruleId), (id) => notFound(Effect.flatMap(Rules, (r) => r.get(id)))).pipe(
+      Effect.map(ruleView)
+    )
+  )
+
+export const updateRule = ({ path, payload }: RulePath & { readonly payload: typeof RulePayload.Type }) =>
+  OrgAccess.run(path.org, "admin", () =>
+    Effect.flatMap(ruleId(path.ruleId), (id) => ruleErrors(Effect.flatMap(Rules, (r) => r.update(id, payload)))).pipe(
+      Effect.map(ruleView)
+    )
+  )
+
+export const deleteRule = ({ path }: RulePath) =>
+  OrgAccess.run(path.org, "admin", () =>
+    Effect.flatMap(ruleId(path.ruleId), (id) => notFound(Effect.flatMap(Rules, (r) => r.remove(id)))).pipe(
+      Effect.asVoid
+    )
+  )
+
+const badCursor = (e: { readonly message: string }) => Effect.fail(new BadRequest({ message: e.message }))
+
+export const listEvents = ({ path, urlParams }: Paged) =>
+  OrgAccess.run(path.org, "member", () =>
+    Effect.flatMap(EventsRepo, (repo) => repo.listEvents(urlParams)).pipe(
+      Effect.map((page) => ({ items: page.items.map(eventView), nextCursor: page.nextCursor })),
+      Effect.catchTag("Alerts/InvalidEventsCursor", badCursor)
+    )
+  )
+
+export const listDeliveries = ({ path, urlParams }: Paged) =>
+  OrgAccess.run(path.org, "admin", () =>
+    Effect.flatMap(EventsRepo, (repo) => repo.listDeliveries(urlParams)).pipe(
+      Effect.map((page) => ({ items: page.items.map(deliveryView), nextCursor: page.nextCursor })),
+      Effect.catchTag("Alerts/InvalidEventsCursor", badCursor)
+    )
+  )
+
+export const replayDelivery = ({ path }: { readonly path: { readonly org: string; readonly deliveryId: string } }) =>
+  OrgAccess.run(path.org, "admin", () =>
+    Effect.flatMap(Deliveries, (d) => d.replay(path.deliveryId)).pipe(
+      Effect.catchTags({
+        "Alerts/DeliveryNotFound": (e) => Effect.fail(new NotFound({ message: e.message })),
+        "Alerts/NotReplayable": (e) => Effect.fail(new Conflict({ message: e.message })),
+        // Redis down while enqueueing: a defect the error pipeline answers 503 (it looks through the cause chain)
+        QueueError: Effect.die
+      })
+    )
+  )

@@ -1,0 +1,305 @@
+/**
+ * The alert and audit-log routes over real HTTP: the application's Api (ApiLive, every group) served by the real
+ * wiring on a random port, over a fresh migrated Postgres database, real Redis and the real tenancy services.
+ * Events and deliveries are produced by the real repository's `trigger` (what the evaluator calls).
+ */
+import { randomBytes } from "node:crypto"
+import { expect, layer } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { DeliveriesRepo } from "../../src/Alerts/DeliveriesRepo.js"
+import { AppConfig } from "../../src/Config.js"
+import * as AccessLog from "../../src/Http/AccessLog.js"
+import { RedisPing } from "../../src/Http/HealthHttp.js"
+import { ApiLive, serveWith } from "../../src/Http/Server.js"
+import { QueueRedis } from "../../src/Queue/Redis.js"
+import { makeId, type OrganizationId, RequestContext } from "../../src/RequestContext.js"
+import { ReadSql } from "../../src/Sql/Client.js"
+import { TenancyLive } from "../../src/Tenancy/TenancyLive.js"
+import { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
+import { TestDatabase } from "../support/Database.js"
+
+const provider = ConfigProvider.fromMap(
+  new Map(
+    Object.entries({
+      THREADLINE_ENV: "test",
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
+      THREADLINE_QUEUE_PREFIX: `tl-test-alerts-http-${randomBytes(4).toString("hex")}`,
+      THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000",
+      THREADLINE_ALLOW_PRIVATE_WEBHOOKS: "false"
+    })
+  )
+)
+
+const serverLayer = serveWith(ApiLive, { port: 0, host: "127.0.0.1", accessLog: AccessLog.memorySink() }).pipe(
+  Layer.provide(RedisPing.fromQueueRedis),
+  Layer.provide(ReadSql.fromPrimary),
+  Layer.provideMerge(TenancyLive),
+  Layer.provideMerge(QueueRedis.Default),
+  Layer.provideMerge(TestDatabase.layer("alerts-http")),
+  Layer.provideMerge(AppConfig.Default),
+  Layer.provide(Layer.setConfigProvider(provider))
+)
+
+const req = (method: string, path: string, options: { token?: string; body?: unknown } = {}) =>
+  Effect.flatMap(baseUrl, (base) =>
+    call(`${base}${path}`, {
+      method,
+      headers: {
+        ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {})
+      },
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {})
+    })
+  )
+
+const ok = (res: Reply, status = 200) => {
+  if (res.status !== status) expect(res.json).toEqual({ expectedStatus: status })
+  expect(res.status).toBe(status)
+  return res.json
+}
+
+const unique = () => randomBytes(4).toString("hex")
+
+const user = (label: string) =>
+  Effect.gen(function* () {
+    const email = `${label}-${unique()}@example.com`
+    const password = "correct horse battery"
+    ok(yield* req("POST", "/api/v1/auth/register", { body: { email, password, name: label } }), 201)
+    const login = ok(yield* req("POST", "/api/v1/auth/login", { body: { email, password } }))
+    return { email, token: login.token as string }
+  })
+
+/** An owner with an organization, and a plain member of it. */
+const setup = Effect.gen(function* () {
+  const owner = yield* user("owner")
+  const member = yield* user("member")
+  const slug = `alerts-${unique()}`
+  const org = ok(yield* req("POST", "/api/v1/orgs", { token: owner.token, body: { slug, name: "Alerts" } }), 201)
+  ok(
+    yield* req("POST", `/api/v1/orgs/${slug}/members`, {
+      token: owner.token,
+      body: { email: member.email, role: "member" }
+    }),
+    201
+  )
+  return { owner, member, slug, orgId: org.id as OrganizationId }
+})
+
+const PUBLIC_HOOK = "https://93.184.215.14/hooks/threadline"
+const rule = (overrides: Record<string, unknown> = {}) => ({
+  name: "errors burst",
+  level: ["error"],
+  threshold: 5,
+  windowMinutes: 5,
+  webhookUrl: PUBLIC_HOOK,
+  ...overrides
+})
+
+/** Records an event and its pending delivery with the real repository, as the evaluator does. */
+const trigger = (orgId: OrganizationId, ruleId: string, ruleName: string, deliveryId: string) => {
+  const ctx = RequestContext.make({ origin: "job", actor: { _tag: "system", reason: "test" }, organizationId: orgId })
+  const now = new Date()
+  return Effect.flatMap(DeliveriesRepo, (repo) =>
+    repo.trigger(
+      {
+        id: makeId("alev"),
+        ruleId,
+        ruleName,
+        count: 7,
+        threshold: 5,
+        windowMinutes: 5,
+        from: new Date(now.getTime() - 300_000),
+        to: now
+      },
+      deliveryId,
+      PUBLIC_HOOK,
+      JSON.stringify({ type: "alert.triggered" })
+    )
+  ).pipe(RequestContext.withContext(ctx), Effect.provide(DeliveriesRepo.Default))
+}
+
+layer(serverLayer, { timeout: 120_000 })("alerts over HTTP", (it) => {
+  it.effect("create returns the secret once; list/get never do; update and delete", () =>
+    Effect.gen(function* () {
+      const { owner, member, slug } = yield* setup
+      const created = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token, body: rule() }),
+        201
+      )
+      expect(created.webhookSecret).toMatch(/^whsec_/)
+      expect(created.id).toMatch(/^alr_/)
+      const chosen = "s".repeat(20)
+      const second = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, {
+          token: owner.token,
+          body: rule({ name: "second", webhookSecret: chosen })
+        }),
+        201
+      )
+      expect(second.webhookSecret).toBe(chosen)
+
+      const list = yield* req("GET", `/api/v1/orgs/${slug}/alert-rules`, { token: member.token })
+      const rules = ok(list).rules as Array<Record<string, unknown>>
+      expect(rules.map((r) => r.name).sort()).toEqual(["errors burst", "second"])
+      expect(list.text).not.toContain(created.webhookSecret as string)
+      expect(list.text).not.toContain(chosen)
+      for (const r of rules) expect(r).not.toHaveProperty("webhookSecret")
+
+      const one = yield* req("GET", `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`, { token: member.token })
+      expect(ok(one).threshold).toBe(5)
+      expect(one.text).not.toContain(created.webhookSecret as string)
+
+      const updated = ok(
+        yield* req("PUT", `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`, {
+          token: owner.token,
+          body: rule({ threshold: 9 })
+        })
+      )
+      expect(updated.threshold).toBe(9)
+      expect(updated).not.toHaveProperty("webhookSecret")
+
+      ok(yield* req("DELETE", `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`, { token: owner.token }), 204)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`, { token: owner.token }), 404)
+      ok(yield* req("DELETE", `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`, { token: owner.token }), 404)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-rules/not-a-rule-id`, { token: owner.token }), 404)
+    })
+  )
+
+  it.effect("private webhook URL is 400; invalid payload lists every failing field; roles and membership", () =>
+    Effect.gen(function* () {
+      const { owner, member, slug } = yield* setup
+      const outsider = yield* user("outsider")
+      const priv = yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, {
+        token: owner.token,
+        body: rule({ webhookUrl: "http://127.0.0.1:9/hook" })
+      })
+      ok(priv, 400)
+      expect(priv.json.message).toMatch(/webhook URL refused/)
+
+      const bad = yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, {
+        token: owner.token,
+        body: rule({ threshold: 0, windowMinutes: 0 })
+      })
+      ok(bad, 400)
+      expect(JSON.stringify(bad.json)).toContain("threshold")
+      expect(JSON.stringify(bad.json)).toContain("windowMinutes")
+
+      ok(yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: member.token, body: rule() }), 403)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-rules`, { token: outsider.token }), 404)
+      ok(yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: outsider.token, body: rule() }), 404)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/webhook-deliveries`, { token: member.token }), 403)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log`, { token: member.token }), 403)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log`, { token: outsider.token }), 404)
+      // nothing was created by the refused calls
+      const rules = ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token })).rules
+      expect(rules).toEqual([])
+    })
+  )
+
+  it.effect("events and deliveries: empty, then after a trigger; cursor pages; replay 404 and 409", () =>
+    Effect.gen(function* () {
+      const { owner, member, slug, orgId } = yield* setup
+      const empty = { items: [], nextCursor: null }
+      expect(ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-events`, { token: member.token }))).toEqual(empty)
+      expect(ok(yield* req("GET", `/api/v1/orgs/${slug}/webhook-deliveries`, { token: owner.token }))).toEqual(empty)
+
+      const created = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token, body: rule() }),
+        201
+      )
+      const deliveryId = makeId("whd")
+      yield* trigger(orgId, created.id as string, "errors burst", deliveryId)
+
+      const events = ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-events`, { token: member.token }))
+      expect(events.nextCursor).toBeNull()
+      expect(events.items).toMatchObject([{ ruleId: created.id, ruleName: "errors burst", count: 7, threshold: 5 }])
+      const deliveries = ok(yield* req("GET", `/api/v1/orgs/${slug}/webhook-deliveries`, { token: owner.token }))
+      expect(deliveries.items).toMatchObject([{ id: deliveryId, status: "pending", attempts: 0, url: PUBLIC_HOOK }])
+
+      // a second rule's event: pages of one walk both, newest first, via the cursor
+      const rule2 = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token, body: rule({ name: "two" }) }),
+        201
+      )
+      yield* trigger(orgId, rule2.id as string, "two", makeId("whd"))
+      const first = ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-events?limit=1`, { token: member.token }))
+      expect(first.items).toMatchObject([{ ruleName: "two" }])
+      expect(first.nextCursor).toEqual(expect.any(String))
+      const rest = ok(
+        yield* req("GET", `/api/v1/orgs/${slug}/alert-events?limit=1&cursor=${first.nextCursor as string}`, {
+          token: member.token
+        })
+      )
+      expect(rest).toMatchObject({ items: [{ ruleName: "errors burst" }], nextCursor: null })
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-events?cursor=bogus`, { token: member.token }), 400)
+
+      const pending = yield* req("POST", `/api/v1/orgs/${slug}/webhook-deliveries/${deliveryId}/replay`, {
+        token: owner.token
+      })
+      ok(pending, 409)
+      ok(yield* req("POST", `/api/v1/orgs/${slug}/webhook-deliveries/whd_unknown/replay`, { token: owner.token }), 404)
+      ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/webhook-deliveries/${deliveryId}/replay`, { token: member.token }),
+        403
+      )
+
+      // another organization sees none of it
+      const other = yield* setup
+      expect(ok(yield* req("GET", `/api/v1/orgs/${other.slug}/alert-events`, { token: other.owner.token }))).toEqual(
+        empty
+      )
+      ok(
+        yield* req("POST", `/api/v1/orgs/${other.slug}/webhook-deliveries/${deliveryId}/replay`, {
+          token: other.owner.token
+        }),
+        404
+      )
+    })
+  )
+
+  it.effect("audit-log lists the rule creation with its request id; filters and cursor", () =>
+    Effect.gen(function* () {
+      const { owner, slug } = yield* setup
+      const created = yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token, body: rule() })
+      const ruleId = ok(created, 201).id as string
+      const requestId = created.headers.get("x-request-id")
+      expect(requestId).toBeTruthy()
+
+      const log = ok(
+        yield* req("GET", `/api/v1/orgs/${slug}/audit-log?action=alert_rule.create`, { token: owner.token })
+      )
+      expect(log.nextCursor).toBeNull()
+      expect(log.entries).toMatchObject([
+        { action: "alert_rule.create", actorType: "user", targetType: "alert_rule", targetId: ruleId, requestId }
+      ])
+      expect(JSON.stringify(log.entries)).not.toContain(created.json.webhookSecret as string)
+
+      const byTarget = ok(
+        yield* req("GET", `/api/v1/orgs/${slug}/audit-log?targetType=alert_rule`, { token: owner.token })
+      )
+      expect((byTarget.entries as Array<unknown>).length).toBe(1)
+      const none = ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log?actorType=system`, { token: owner.token }))
+      expect(none.entries).toEqual([])
+      const future = new Date(Date.now() + 3_600_000).toISOString()
+      const later = ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log?from=${future}`, { token: owner.token }))
+      expect(later.entries).toEqual([])
+
+      // org creation, member add and rule creation: three rows, walked one page at a time
+      const all = ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log`, { token: owner.token }))
+      const total = (all.entries as Array<unknown>).length
+      expect(total).toBeGreaterThanOrEqual(2)
+      const seen: Array<string> = []
+      let cursor: string | null = null
+      do {
+        const q: string = cursor === null ? "?limit=1" : `?limit=1&cursor=${cursor}`
+        const p = ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log${q}`, { token: owner.token }))
+        for (const e of p.entries as Array<{ id: string }>) seen.push(e.id)
+        cursor = p.nextCursor as string | null
+      } while (cursor !== null)
+      expect(seen).toEqual((all.entries as Array<{ id: string }>).map((e) => e.id))
+
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log?actorType=robot`, { token: owner.token }), 400)
+      ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log?cursor=nope`, { token: owner.token }), 400)
+    })
+  )
+})
