@@ -1,20 +1,17 @@
 /**
- * The tenancy groups with the authentication src/Http/Api.ts will give them, served by the platform's
- * real wiring (serveWith) on a random port, over a fresh migrated database, real Redis and the real tenancy
- * implementation of Credentials/OrgDirectory. The group layers here are the lines src/Http/Groups.ts needs.
+ * The tenancy groups with the authentication src/Http/Api.ts gives them, served by the application's wiring
+ * (serveWith) on a random port, over a fresh migrated database, real Redis and the real tenancy implementation of
+ * Credentials/OrgDirectory.
  */
 import { randomBytes } from "node:crypto"
-import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpServer } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { ConfigProvider, Effect, Layer, Schema } from "effect"
 import { AppConfig } from "../../src/Config.js"
 import { AuthenticationLive, ReadAuthentication, SessionAuthentication } from "../../src/Http/Auth.js"
 import * as AccessLog from "../../src/Http/AccessLog.js"
 import { RedisPing } from "../../src/Http/HealthHttp.js"
 import { OrgAccess } from "../../src/Http/OrgAccess.js"
-import * as ApiRoutes from "../../src/Http/ApiRoutes.js"
-import { DocsLive } from "../../src/Http/Docs.js"
-import * as NodeServer from "../../src/Http/NodeServer.js"
-import { securityOptions } from "../../src/Http/Security.js"
+import { serveWith } from "../../src/Http/Server.js"
 import { QueueRedis } from "../../src/Queue/Redis.js"
 import { RequestContext } from "../../src/RequestContext.js"
 import * as Account from "../../src/Tenancy/AccountHttp.js"
@@ -38,8 +35,8 @@ class KeyProbeApi extends HttpApiGroup.make("keyProbe")
   .middleware(ReadAuthentication) {}
 
 /**
- * Its own Api (not src/Http/Api.ts extended): the other groups' layers are being reworked by their owners, and
- * this file must not depend on them. src/Http/Api.ts adds the same three groups with the same middleware.
+ * Its own Api: the real tenancy groups with the middleware src/Http/Api.ts gives them, plus a probe route that
+ * answers with the context an API key produces (no application route exposes it).
  */
 export class TenancyTestApi extends HttpApi.make("tenancy-test")
   .add(AuthApi)
@@ -82,21 +79,6 @@ const OrgsLive = HttpApiBuilder.group(TenancyTestApi, "orgs", (h) =>
     .handle("revokeKey", Orgs.revokeKey)
 )
 
-/**
- * What `serveWith` (src/Http/Server.ts) does, without importing Server.ts: it pulls in Groups.ts, whose logs
- * imports are mid-rework by their owner. Same wiring: ApiRoutes + docs + NodeServer with security and access log.
- */
-const served = <E, R>(api: Layer.Layer<HttpApi.Api, E, R>, accessLog: AccessLog.AccessLogSink) =>
-  Layer.unwrapEffect(
-    Effect.map(securityOptions, (security) =>
-      ApiRoutes.serve.pipe(
-        Layer.provide(DocsLive({ scalar: false })),
-        Layer.provide(api),
-        Layer.provideMerge(NodeServer.layer({ port: 0, host: "127.0.0.1", security, accessLog }))
-      )
-    )
-  )
-
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390"
 
 export const tenancyServer = (label: string, config: Record<string, string> = {}) => {
@@ -116,7 +98,7 @@ export const tenancyServer = (label: string, config: Record<string, string> = {}
     Layer.provide(AuthenticationLive),
     Layer.provide(OrgAccess.Default)
   )
-  const layer = served(api, accessLog).pipe(
+  const layer = serveWith(api, { port: 0, host: "127.0.0.1", accessLog }).pipe(
     Layer.provide(RedisPing.fromQueueRedis),
     Layer.provideMerge(TenancyLive),
     Layer.provideMerge(QueueRedis.Default),
@@ -127,28 +109,7 @@ export const tenancyServer = (label: string, config: Record<string, string> = {}
   return { layer, accessLog }
 }
 
-export const baseUrl = Effect.map(HttpServer.HttpServer, (s) =>
-  s.address._tag === "TcpAddress" ? `http://127.0.0.1:${s.address.port}` : ""
-)
-
-export interface Reply {
-  readonly status: number
-  readonly headers: Headers
-  readonly json: Record<string, unknown>
-}
-
-export const call = (url: string, init: RequestInit = {}): Effect.Effect<Reply> =>
-  Effect.promise(async () => {
-    const res = await fetch(url, init)
-    const text = await res.text()
-    let json: Record<string, unknown> = {}
-    try {
-      json = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      json = {}
-    }
-    return { status: res.status, headers: res.headers, json }
-  })
+export { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
 
 export const jsonBody = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method: "POST",
