@@ -18,6 +18,7 @@ import {
   type SessionPrincipal
 } from "../Http/Credentials.js"
 import { Unauthorized } from "../Http/Errors.js"
+import * as RequestId from "../Http/RequestId.js"
 import { RequestContext, type OrganizationId, type UserId } from "../RequestContext.js"
 import { ApiKeysRepo } from "../Sql/ApiKeysRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
@@ -62,18 +63,25 @@ export const CredentialsLive: Layer.Layer<
     const keyTouchDue = debouncer(TOUCH_DEBOUNCE_MS)
     const sessionTouchDue = debouncer(TOUCH_DEBOUNCE_MS)
 
-    /** Background `last_used_at` write under the key's own context; its failure must not fail the request. */
+    /**
+     * Background `last_used_at` write under the key's own context and the request's id (its statement belongs to
+     * this request); its failure must not fail the request.
+     */
     const touchKey = (p: ApiKeyPrincipal) =>
       keyTouchDue(p.apiKeyId, Date.now())
-        ? keys.touch.pipe(
-            RequestContext.withContext(
-              RequestContext.make({
-                origin: "http",
-                actor: { _tag: "apiKey", apiKeyId: p.apiKeyId },
-                organizationId: p.organizationId,
-                projectId: p.projectId
-              })
-            ),
+        ? Effect.flatMap(RequestId.current, (requestId) =>
+            keys.touch.pipe(
+              RequestContext.withContext(
+                RequestContext.make({
+                  origin: "http",
+                  actor: { _tag: "apiKey", apiKeyId: p.apiKeyId },
+                  organizationId: p.organizationId,
+                  projectId: p.projectId,
+                  requestId
+                })
+              )
+            )
+          ).pipe(
             Effect.catchAllCause((cause) => Effect.logWarning("api key touch failed", cause)),
             Effect.forkDaemon,
             Effect.asVoid
