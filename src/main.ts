@@ -18,6 +18,8 @@ import { QueueRedis } from "./Queue/Redis.js"
 import { primaryUrl, StorageLive } from "./Sql/Client.js"
 import { Migrate } from "./Sql/Migrate.js"
 import { TenancyLive } from "./Tenancy/TenancyLive.js"
+import { AuditLog } from "./Audit/AuditLog.js"
+import { LimitsLive } from "./Limits/LimitsLive.js"
 
 export const ROLES = ["api", "worker", "scheduler"] as const
 export type Role = (typeof ROLES)[number]
@@ -46,15 +48,24 @@ const QueueLive = Layer.mergeAll(QueueRedis.Default, Envelope.Default, Producer.
  */
 const StorageInfra = StorageLive.pipe(Layer.orDie)
 
+/**
+ * Rate limits, quotas and usage metering (src/Limits): the HTTP rate-limit step, the logs quota, creation limits,
+ * the alert-evaluation gate, job attribution and the usage flush. One instance per process, shared by its roles.
+ */
+const LimitsProcess = LimitsLive.pipe(Layer.provide(AuditLog.Default), Layer.orDie)
+
 const roleLayer = (role: Role): Layer.Layer<never, never, AppConfig> => {
   switch (role) {
     case "api":
       return HttpServerLive.pipe(
-        Layer.provide(TenancyLive.pipe(Layer.provideMerge(Layer.merge(StorageInfra, QueueLive))))
+        Layer.provide(
+          Layer.merge(TenancyLive, LimitsProcess).pipe(Layer.provideMerge(Layer.merge(StorageInfra, QueueLive)))
+        )
       )
     case "worker":
       return WorkersLive.pipe(
         Layer.provide(Layer.merge(AlertsLive, Retention.Default)),
+        Layer.provide(LimitsProcess),
         Layer.provide(Layer.merge(StorageInfra, QueueLive)),
         Layer.orDie
       )

@@ -10,6 +10,7 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AlertsApi } from "../Alerts/AlertsApi.js"
 import { AuditApi } from "../Audit/AuditApi.js"
+import { LimitsApi } from "../Limits/LimitsApi.js"
 import { LogsIngestApi, LogsSearchApi } from "../Logs/LogsApi.js"
 import { AccountApi, AuthApi, OrgsApi } from "../Tenancy/TenancyApi.js"
 import { ApiKeyAuthentication, ReadAuthentication, SessionAuthentication } from "./Auth.js"
@@ -96,6 +97,7 @@ export class Api extends HttpApi.make("threadline")
   .add(OrgsApi.middleware(SessionAuthentication))
   .add(AlertsApi.middleware(SessionAuthentication))
   .add(AuditApi.middleware(SessionAuthentication))
+  .add(LimitsApi.middleware(SessionAuthentication))
   .annotate(HttpApi.AdditionalSchemas, [ErrorBody])
   .annotateContext(
     OpenApi.annotations({

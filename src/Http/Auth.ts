@@ -23,6 +23,7 @@ import { RequestContext, type RequestContextData, SYSTEM_ORGANIZATION_ID, Tracep
 import { type AuthResult, Credentials, type CredentialsShape } from "./Credentials.js"
 import { Forbidden, Unauthorized } from "./Errors.js"
 import * as RequestId from "./RequestId.js"
+import { limit, RateLimited, RequestLimiter } from "./RequestLimiter.js"
 import { RequestState } from "./RequestState.js"
 
 export const SESSION_COOKIE = "threadline_session"
@@ -40,21 +41,21 @@ const session = HttpApiSecurity.apiKey({ key: SESSION_COOKIE, in: "cookie" }).pi
 
 /** Any credential: an API key (write or full) or a session. */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("Http/Authentication", {
-  failure: Unauthorized,
+  failure: Schema.Union(Unauthorized, RateLimited),
   provides: RequestContext,
   security: { bearer, apiKey, session }
 }) {}
 
 /** API keys only, of either type (ingestion). */
 export class ApiKeyAuthentication extends HttpApiMiddleware.Tag<ApiKeyAuthentication>()("Http/ApiKeyAuthentication", {
-  failure: Unauthorized,
+  failure: Schema.Union(Unauthorized, RateLimited),
   provides: RequestContext,
   security: { bearer, apiKey }
 }) {}
 
 /** Reading tenant data: a `full` API key or a session; a `write` key is refused with 403. */
 export class ReadAuthentication extends HttpApiMiddleware.Tag<ReadAuthentication>()("Http/ReadAuthentication", {
-  failure: Schema.Union(Unauthorized, Forbidden),
+  failure: Schema.Union(Unauthorized, Forbidden, RateLimited),
   provides: RequestContext,
   security: { bearer, apiKey, session }
 }) {}
@@ -62,7 +63,7 @@ export class ReadAuthentication extends HttpApiMiddleware.Tag<ReadAuthentication
 /** Sessions only (account and organization management). */
 export class SessionAuthentication extends HttpApiMiddleware.Tag<SessionAuthentication>()(
   "Http/SessionAuthentication",
-  { failure: Unauthorized, provides: RequestContext, security: { bearer, session } }
+  { failure: Schema.Union(Unauthorized, RateLimited), provides: RequestContext, security: { bearer, session } }
 ) {}
 
 /** The principal of the current request, for handlers that behave differently per kind (set by the middleware). */
@@ -73,7 +74,7 @@ export const CurrentPrincipal: FiberRef.FiberRef<Option.Option<AuthResult>> = Fi
 export const principal: Effect.Effect<Option.Option<AuthResult>> = FiberRef.get(CurrentPrincipal)
 
 /** The first scheme's failure, repeated by the later schemes (see the file comment). */
-const FirstFailure = FiberRef.unsafeMake<Option.Option<Unauthorized | Forbidden>>(Option.none())
+const FirstFailure = FiberRef.unsafeMake<Option.Option<Unauthorized | Forbidden | RateLimited>>(Option.none())
 
 type Found =
   | { readonly _tag: "ApiKey"; readonly secret: string }
@@ -144,7 +145,7 @@ const authenticate = (credentials: CredentialsShape, policy: Policy) =>
   })
 
 /** The context the handler runs under; recorded for the access log and the principal accessor. */
-const establish = (result: AuthResult) =>
+const establish = (rateLimit: ReturnType<typeof limit>) => (result: AuthResult) =>
   Effect.gen(function* () {
     const state = yield* Effect.serviceOption(RequestState)
     let ctx: RequestContextData
@@ -156,6 +157,8 @@ const establish = (result: AuthResult) =>
       ctx = toContext(result, yield* RequestId.current, Traceparent.child(request.headers["traceparent"]))
     }
     yield* FiberRef.set(CurrentPrincipal, Option.some(result))
+    // counted once the context is known: buckets are keyed from it, never from the raw credential
+    yield* rateLimit(ctx)
     return ctx
   })
 
@@ -165,7 +168,7 @@ const requireFullKey = (result: AuthResult): Effect.Effect<AuthResult, Forbidden
     : Effect.succeed(result)
 
 /** The handlers of one tag: the first scheme decides, the others repeat its failure. */
-const handlers = <K extends string, E extends Unauthorized | Forbidden>(
+const handlers = <K extends string, E extends Unauthorized | Forbidden | RateLimited>(
   schemes: ReadonlyArray<K>,
   decide: Effect.Effect<RequestContextData, E, HttpServerRequest.HttpServerRequest>
 ) => {
@@ -182,6 +185,12 @@ const handlers = <K extends string, E extends Unauthorized | Forbidden>(
 
 const ANY: Policy = { apiKeys: true, sessions: true }
 
+/** What every tag's handlers use, taken once when the layer is built. */
+const services = Effect.map(Effect.all([Credentials, RequestLimiter]), ([c, limiter]) => ({
+  c,
+  establish: establish(limit(limiter))
+}))
+
 export const AuthenticationLive: Layer.Layer<
   Authentication | ApiKeyAuthentication | ReadAuthentication | SessionAuthentication,
   never,
@@ -189,13 +198,13 @@ export const AuthenticationLive: Layer.Layer<
 > = Layer.mergeAll(
   Layer.effect(
     Authentication,
-    Effect.map(Credentials, (c) =>
+    Effect.map(services, ({ c, establish }) =>
       Authentication.of(handlers(["bearer", "apiKey", "session"], Effect.flatMap(authenticate(c, ANY), establish)))
     )
   ),
   Layer.effect(
     ApiKeyAuthentication,
-    Effect.map(Credentials, (c) =>
+    Effect.map(services, ({ c, establish }) =>
       ApiKeyAuthentication.of(
         handlers(["bearer", "apiKey"], Effect.flatMap(authenticate(c, { apiKeys: true, sessions: false }), establish))
       )
@@ -203,7 +212,7 @@ export const AuthenticationLive: Layer.Layer<
   ),
   Layer.effect(
     ReadAuthentication,
-    Effect.map(Credentials, (c) =>
+    Effect.map(services, ({ c, establish }) =>
       ReadAuthentication.of(
         handlers(
           ["apiKey", "bearer", "session"],
@@ -214,7 +223,7 @@ export const AuthenticationLive: Layer.Layer<
   ),
   Layer.effect(
     SessionAuthentication,
-    Effect.map(Credentials, (c) =>
+    Effect.map(services, ({ c, establish }) =>
       SessionAuthentication.of(
         handlers(["bearer", "session"], Effect.flatMap(authenticate(c, { apiKeys: false, sessions: true }), establish))
       )

@@ -11,11 +11,12 @@ import { AlertsLive } from "../Alerts/AlertsLive.js"
 import { EventsRepo } from "../Alerts/EventsRepo.js"
 import { listAudit } from "../Audit/AuditHttp.js"
 import { Ingest } from "../Logs/Ingest.js"
+import type { LimitsLive } from "../Limits/LimitsLive.js"
+import * as Limits from "../Limits/LimitsHttp.js"
 import { LogsConfig } from "../Logs/LogsConfig.js"
 import { ingestHandler, otlpHandler, searchHandler, statsHandler, traceHandler } from "../Logs/LogsHttp.js"
 import { ProjectScope } from "../Logs/ProjectScope.js"
 import { LogsQuery } from "../Logs/Query.js"
-import { Quota } from "../Logs/Quota.js"
 import { Producer } from "../Queue/Producer.js"
 import type { ReadSql } from "../Sql/Client.js"
 import * as Account from "../Tenancy/AccountHttp.js"
@@ -38,7 +39,8 @@ const LogsSearchLive = HttpApiBuilder.group(Api, "logsSearch", (h) =>
 
 const LogsServices = Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
   Layer.provide(ProjectScope.Default),
-  Layer.provideMerge(Layer.mergeAll(Quota.Default, LogsConfig.Default))
+  // the logs Quota comes from the process (main.ts provides the limits area's; unprovided, it allows everything)
+  Layer.provideMerge(LogsConfig.Default)
 )
 
 const AuthLive = HttpApiBuilder.group(Api, "auth", (h) =>
@@ -82,6 +84,10 @@ const AlertsGroupLive = HttpApiBuilder.group(Api, "alerts", (h) =>
 
 const AuditGroupLive = HttpApiBuilder.group(Api, "audit", (h) => h.handle("listAudit", listAudit))
 
+const LimitsGroupLive = HttpApiBuilder.group(Api, "limits", (h) =>
+  h.handle("getLimits", Limits.getLimits).handle("putLimits", Limits.putLimits)
+)
+
 /**
  * Rules, replay and the events/deliveries read side. Producer.Default (with its QueueRedis.Default and
  * Envelope.Default) is the same layer reference main.ts builds its queue from, so one process shares one instance;
@@ -97,8 +103,17 @@ export const GroupsLive = Layer.mergeAll(
   AccountLive,
   OrgsLive,
   AlertsGroupLive,
-  AuditGroupLive
+  AuditGroupLive,
+  LimitsGroupLive
 ).pipe(Layer.provide(LogsServices), Layer.provide(AlertsServices))
 
-/** What the groups run on, provided once at the edge (main.ts): storage, Redis ping, and the tenancy services. */
-export type GroupsRequirements = SqlClient.SqlClient | ReadSql | RedisPing | Layer.Layer.Success<typeof TenancyLive>
+/**
+ * What the groups run on, provided once at the edge (main.ts): storage, Redis ping, the tenancy services and the
+ * limits area (whose layer also provides the logs Quota and the rate-limit step the groups pick up).
+ */
+export type GroupsRequirements =
+  | SqlClient.SqlClient
+  | ReadSql
+  | RedisPing
+  | Layer.Layer.Success<typeof TenancyLive>
+  | Layer.Layer.Success<typeof LimitsLive>

@@ -71,6 +71,7 @@ export const makeWriter = (security: Security, accessLog: AccessLog.AccessLogSin
   ) => {
     const cors = security.cors(req.headers.origin)
     const all: Headers = cors === undefined ? headers : { ...headers, ...cors }
+    if (state.headers !== undefined) Object.assign(all, state.headers)
     all["x-request-id"] = state.requestId
     res.writeHead(status, all as Record<string, string | Array<string>>)
   }

@@ -14,6 +14,7 @@ import { Effect, Option } from "effect"
 import { OrganizationId, RequestContext, type RequestContextData } from "../RequestContext.js"
 import { atLeast, OrgDirectory, type OrganizationRef, type Role } from "./Credentials.js"
 import { Forbidden, NotFound } from "./Errors.js"
+import { limit, type RateLimited, RequestLimiter } from "./RequestLimiter.js"
 import { recordContext } from "./RequestState.js"
 import * as SwrCache from "./SwrCache.js"
 
@@ -33,6 +34,7 @@ const notFound = () => new NotFound({ message: "organization not found" })
 export class OrgAccess extends Effect.Service<OrgAccess>()("Http/OrgAccess", {
   scoped: Effect.gen(function* () {
     const directory = yield* OrgDirectory
+    const rateLimit = limit(yield* RequestLimiter)
     const orgs = yield* SwrCache.make({
       ...CACHE,
       lookup: (param: string) =>
@@ -64,15 +66,26 @@ export class OrgAccess extends Effect.Service<OrgAccess>()("Http/OrgAccess", {
       (orgParam: string, minimum: Role = "member") =>
       <A, E, R>(
         body: (access: Access) => Effect.Effect<A, E, R>
-      ): Effect.Effect<A, E | NotFound | Forbidden, Exclude<R, RequestContext> | RequestContext> =>
+      ): Effect.Effect<A, E | NotFound | Forbidden | RateLimited, Exclude<R, RequestContext> | RequestContext> =>
         Effect.flatMap(check(orgParam, minimum), (access) =>
-          Effect.zipRight(recordContext(access.context), RequestContext.withContext(access.context)(body(access)))
+          recordContext(access.context).pipe(
+            // the organization's bucket (authentication counted the session's user bucket)
+            Effect.zipRight(rateLimit(access.context)),
+            Effect.zipRight(RequestContext.withContext(access.context)(body(access)))
+          )
         )
+
+    /**
+     * `{org}` for a caller who is not a member (a platform administrator), through the same cache; None when unknown.
+     * Callers must have authorized the caller first: this answers whether an organization exists.
+     */
+    const find = (orgParam: string) =>
+      !isOrgId(orgParam) && !SLUG_PATTERN.test(orgParam) ? Effect.succeedNone : orgs.get(orgParam)
 
     /** After renaming or deleting an organization, so this instance stops serving the old slug at once. */
     const invalidate = (orgParam: string) => orgs.invalidate(orgParam)
 
-    return { check, within, invalidate } as const
+    return { check, within, find, invalidate } as const
   })
 }) {
   /** `OrgAccess.run(org, "admin", (access) => …)` from a handler. */
@@ -80,6 +93,9 @@ export class OrgAccess extends Effect.Service<OrgAccess>()("Http/OrgAccess", {
     orgParam: string,
     minimum: Role,
     body: (access: Access) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | NotFound | Forbidden, Exclude<R, RequestContext> | RequestContext | OrgAccess> =>
-    Effect.flatMap(OrgAccess, (access) => access.within(orgParam, minimum)(body))
+  ): Effect.Effect<
+    A,
+    E | NotFound | Forbidden | RateLimited,
+    Exclude<R, RequestContext> | RequestContext | OrgAccess
+  > => Effect.flatMap(OrgAccess, (access) => access.within(orgParam, minimum)(body))
 }

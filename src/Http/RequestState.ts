@@ -10,6 +10,8 @@ import type { RequestContextData, RequestId } from "../RequestContext.js"
 export class RequestStateData {
   route: string | undefined = undefined
   context: RequestContextData | undefined = undefined
+  /** Headers every answer to this request carries, whatever it ends in (the rate-limit step's `RateLimit-*`). */
+  headers: Record<string, string> | undefined = undefined
   constructor(
     readonly requestId: RequestId,
     /** The trace this request continues (valid incoming `traceparent`, new span id) or starts. */
@@ -19,6 +21,12 @@ export class RequestStateData {
 }
 
 export class RequestState extends Context.Tag("Http/RequestState")<RequestState, RequestStateData>() {}
+
+/** Adds headers to the request's answer, success or error; a no-op outside the wiring. */
+export const addHeaders = (headers: Record<string, string>): Effect.Effect<void> =>
+  Effect.map(Effect.serviceOption(RequestState), (state) => {
+    if (Option.isSome(state)) state.value.headers = { ...state.value.headers, ...headers }
+  })
 
 /** Records the context the rest of the request runs under (for the access log); a no-op outside the wiring. */
 export const recordContext = (ctx: RequestContextData): Effect.Effect<void> =>

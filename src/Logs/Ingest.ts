@@ -17,7 +17,7 @@ import { RequestContext } from "../RequestContext.js"
 import { Tenant } from "../Sql/Tenant.js"
 import { type Rejection, validateEntries, type ValidEntry } from "./Entry.js"
 import { LogsConfig } from "./LogsConfig.js"
-import { Quota } from "./Quota.js"
+import { type IngestGrant, Quota, QuotaExceeded } from "./Quota.js"
 
 export class TooManyEntries extends Schema.TaggedError<TooManyEntries>()(
   "TooManyEntries",
@@ -29,6 +29,39 @@ export interface IngestResult {
   readonly received: number
   readonly rejected: ReadonlyArray<Rejection>
   readonly timestamp: string
+}
+
+/**
+ * The bytes an entry counts for in the monthly quota: what it stores (message, service, level, metadata, ids) plus
+ * the fixed width of its timestamp. Counted per entry, so a batch cut at the quota counts exactly what was stored.
+ */
+export const entrySize = (e: ValidEntry): number =>
+  8 +
+  Buffer.byteLength(e.message, "utf8") +
+  Buffer.byteLength(e.service, "utf8") +
+  e.level.length +
+  (e.metadata === null ? 0 : Buffer.byteLength(e.metadata, "utf8")) +
+  (e.traceId?.length ?? 0) +
+  (e.spanId?.length ?? 0) +
+  (e.sessionId?.length ?? 0)
+
+/** The 429 of a batch the quota cut: which entries (by body index) were stored and which were not, and why. */
+const cutAtQuota = (items: number, valid: number, invalid: ReadonlyArray<Rejection>, grant: IngestGrant) => {
+  const invalidAt = new Set(invalid.map((r) => r.index))
+  const refused: Array<Rejection> = []
+  let seen = 0
+  for (let index = 0; index < items; index++) {
+    if (invalidAt.has(index)) continue
+    if (seen++ >= grant.accepted) refused.push({ index, reason: "quota exceeded" })
+  }
+  const rejected = [...invalid, ...refused].sort((a, b) => a.index - b.index)
+  return new QuotaExceeded({
+    message:
+      `ingestion quota reached: the first ${grant.accepted} of ${valid} valid entries were stored, ` +
+      `${grant.refused} were refused (see details); retry them after ${grant.retryAfterSeconds ?? 60} s`,
+    retryAfterSeconds: grant.retryAfterSeconds ?? 60,
+    details: [{ received: grant.accepted, rejected }]
+  })
 }
 
 export class Ingest extends Effect.Service<Ingest>()("Logs/Ingest", {
@@ -75,10 +108,11 @@ export class Ingest extends Effect.Service<Ingest>()("Logs/Ingest", {
     })
 
     /**
-     * Validates `items` one by one, stores the valid ones and reports the others; `bytes` is the body size the
-     * quota counts. Fails as a whole only for too many entries or an exhausted quota.
+     * Validates `items` one by one, stores the valid ones (as many as the quota allows, in order) and reports the
+     * others. Fails as a whole for too many entries; with QuotaExceeded when the quota cut the batch, saying exactly
+     * which entries were stored.
      */
-    const ingest = Effect.fn("Logs.ingest")(function* (items: ReadonlyArray<unknown>, bytes: number) {
+    const ingest = Effect.fn("Logs.ingest")(function* (items: ReadonlyArray<unknown>) {
       if (items.length > config.maxEntries) {
         return yield* new TooManyEntries({
           message: `${items.length} entries in one request; at most ${config.maxEntries} are accepted`
@@ -87,8 +121,10 @@ export class Ingest extends Effect.Service<Ingest>()("Logs/Ingest", {
       const now = new Date()
       const { entries, rejected } = validateEntries(items, now, limits)
       if (entries.length > 0) {
-        yield* quota.checkIngest({ events: entries.length, bytes })
-        yield* write(entries)
+        const { grant } = yield* quota.ingest(entries.map(entrySize), (n) =>
+          write(n === entries.length ? entries : entries.slice(0, n))
+        )
+        if (grant.refused > 0) return yield* cutAtQuota(items.length, entries.length, rejected, grant)
       }
       return { received: entries.length, rejected, timestamp: now.toISOString() } satisfies IngestResult
     })

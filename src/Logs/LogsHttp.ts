@@ -50,7 +50,7 @@ export const ingestHandler =
       const body = yield* readBody(request, ["json"])
       const items = entriesOf(yield* parseJson(body.bytes), mode)
       if (typeof items === "string") return yield* new InvalidBody({ message: items })
-      const result = yield* ingest.ingest(items, body.size)
+      const result = yield* ingest.ingest(items)
       const reply: IngestReply =
         result.rejected.length > 0
           ? { received: result.received, rejected: result.rejected, timestamp: result.timestamp }
@@ -64,7 +64,7 @@ export const otlpHandler = ({ request }: { readonly request: HttpServerRequest.H
     const ingest = yield* Ingest
     const body = yield* readBody(request, ["json", "protobuf"])
     const entries = yield* decodeRequest(body.format, body.bytes)
-    const result = yield* ingest.ingest(entries, body.size)
+    const result = yield* ingest.ingest(entries)
     const first = result.rejected[0]
     const reply = responseBody(
       result.rejected.length,

@@ -15,6 +15,7 @@ import {
   type RequestContextData,
   SYSTEM_ORGANIZATION_ID
 } from "../RequestContext.js"
+import { limit, RequestLimiter } from "../Http/RequestLimiter.js"
 import { ReadSql } from "../Sql/Client.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
 import { Tenant } from "../Sql/Tenant.js"
@@ -44,6 +45,7 @@ export class ProjectScope extends Effect.Service<ProjectScope>()("Logs/ProjectSc
   effect: Effect.gen(function* () {
     const sql = yield* ReadSql
     const organizations = yield* OrganizationsRepo
+    const rateLimit = limit(yield* RequestLimiter)
     const notFound = (id: string) => new ProjectNotFound({ message: `project ${id} not found` })
 
     /** A session: the project's organization, if the user is a member of it (and it is the context's, if any). */
@@ -61,7 +63,10 @@ export class ProjectScope extends Effect.Service<ProjectScope>()("Logs/ProjectSc
       }
       const member = yield* organizations.membership(organizationId, userId)
       if (Option.isNone(member)) return yield* notFound(requested)
-      return resolved(ctx, organizationId, requested)
+      const out = resolved(ctx, organizationId, requested)
+      // the organization's rate-limit bucket (authentication counted the session's user bucket)
+      yield* rateLimit(out.context)
+      return out
     })
 
     /** The scope of a search on `requested` (or the context's own project) and the context to run it under. */

@@ -1,10 +1,11 @@
 /**
- * The quota hook of the logs area: asked before an ingest is written (events and bytes) and before a search runs.
+ * The quota hook of the logs area: it decides how much of a batch is written (events and bytes, counted after the
+ * write) and whether a search may run.
  * It reads the tenant from the RequestContext, so its operations carry `RequestContext` in their requirements.
- * The default allows everything; the limits issue replaces the layer with one that counts and refuses.
+ * The default allows everything; src/Limits/LogsQuota.ts is the layer that counts and refuses (wired in main.ts).
  */
 import { HttpApiSchema } from "@effect/platform"
-import { Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { RequestContext } from "../RequestContext.js"
 
 export class QuotaExceeded extends Schema.TaggedError<QuotaExceeded>()(
@@ -12,26 +13,67 @@ export class QuotaExceeded extends Schema.TaggedError<QuotaExceeded>()(
   {
     message: Schema.String,
     /** Seconds until the quota window allows more; sent as `Retry-After`. */
-    retryAfterSeconds: Schema.Number
+    retryAfterSeconds: Schema.Number,
+    /**
+     * A batch cut at the quota: one element `{ received, rejected }` saying exactly which entries were stored
+     * (`received` of them, in body order) and which were not (`rejected`, with their index and reason, including
+     * `quota exceeded` for the tail the quota refused).
+     */
+    details: Schema.optional(Schema.Array(Schema.Unknown))
   },
   HttpApiSchema.annotations({ status: 429 })
 ) {}
 
+/** What the quota let through of one batch: its first `accepted` entries. */
+export interface IngestGrant {
+  readonly accepted: number
+  readonly acceptedBytes: number
+  readonly refused: number
+  /** When entries were refused: seconds until the quota allows more (`Retry-After`). */
+  readonly retryAfterSeconds: number | null
+}
+
 export interface QuotaShape {
-  readonly checkIngest: (usage: {
-    readonly events: number
-    readonly bytes: number
-  }) => Effect.Effect<void, QuotaExceeded, RequestContext>
+  /**
+   * Ingests the longest prefix of a batch the quota allows. `sizes[i]` is the byte size counted for entry i;
+   * `write(n)` must store exactly the first n entries (and fail if it stored none). Usage is counted only for what
+   * was written: a failed write gives its reservation back. Fails with QuotaExceeded when nothing fits.
+   */
+  readonly ingest: <A, E, R>(
+    sizes: ReadonlyArray<number>,
+    write: (accepted: number) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<{ readonly grant: IngestGrant; readonly result: A }, QuotaExceeded | E, R | RequestContext>
   readonly checkQuery: Effect.Effect<void, QuotaExceeded, RequestContext>
 }
 
 /** Typed with the full shape (not inferred) so that a replacement layer may fail with QuotaExceeded. */
 const allowAll: QuotaShape = {
-  checkIngest: () => Effect.asVoid(RequestContext.current),
+  ingest: (sizes, write) =>
+    Effect.zipRight(
+      RequestContext.current,
+      Effect.map(write(sizes.length), (result) => ({
+        grant: {
+          accepted: sizes.length,
+          acceptedBytes: sizes.reduce((a, b) => a + b, 0),
+          refused: 0,
+          retryAfterSeconds: null
+        },
+        result
+      }))
+    ),
   checkQuery: Effect.asVoid(RequestContext.current)
 }
 
-export class Quota extends Effect.Service<Quota>()("Logs/Quota", { succeed: allowAll }) {
-  /** The allow-all default, named for the place where layers are composed. */
-  static readonly AllowAll: Layer.Layer<Quota> = Quota.Default
+/**
+ * A reference with the allow-all default: the logs services take it when their layer is built, so the layer a
+ * process provides (main.ts: src/Limits/LimitsLive.ts) is the one in force, and code that composes the logs
+ * services without limits (tests of unrelated behaviour) allows everything. test/Limits/Http.test.ts serves the
+ * api role's own composition and proves the quota is enforced there.
+ */
+export class Quota extends Context.Reference<Quota>()("Logs/Quota", { defaultValue: (): QuotaShape => allowAll }) {
+  /** The allow-all default, named for the places where layers are composed. */
+  static readonly AllowAll: Layer.Layer<Quota> = Layer.succeed(Quota, allowAll)
+  /** The same, under the name Effect services use for their default layer. */
+  static readonly Default: Layer.Layer<Quota> = Quota.AllowAll
+  static readonly make = (shape: QuotaShape): QuotaShape => shape
 }

@@ -8,6 +8,7 @@ import { Effect, Option, Redacted, Schema } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { Conflict, NotFound } from "../Http/Errors.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
+import { Quotas } from "../Limits/Quotas.js"
 import { ApiKeyId, makeId, ProjectId, RequestContext, UserId } from "../RequestContext.js"
 import { ApiKeysRepo, type ApiKey } from "../Sql/ApiKeysRepo.js"
 import { MembersRepo, type Member } from "../Sql/MembersRepo.js"
@@ -175,24 +176,30 @@ export const createKey = ({ path, payload }: ProjectPath & { readonly payload: t
       const ctx = yield* RequestContext
       const minted = mintApiKey()
       const keys = yield* ApiKeysRepo
+      const quotas = yield* Quotas
       const key = yield* (yield* AuditLog)
         .audited(
-          keys.insert({
-            id: ApiKeyId.make(makeId("key")),
-            projectId: project.id,
-            name: payload.name,
-            type: payload.type,
-            keyHash: minted.hash,
-            prefix: minted.prefix,
-            createdBy: ctx.userId
-          }),
+          // the limit is checked in the inserting transaction (an advisory lock per organization serializes
+          // concurrent creations), so two requests at limit − 1 cannot both pass
+          Effect.zipRight(
+            quotas.checkCreate("apiKeys"),
+            keys.insert({
+              id: ApiKeyId.make(makeId("key")),
+              projectId: project.id,
+              name: payload.name,
+              type: payload.type,
+              keyHash: minted.hash,
+              prefix: minted.prefix,
+              createdBy: ctx.userId
+            })
+          ),
           (k) => ({
             action: "api_key.create",
             target: { type: "api_key", id: k.id },
             changes: { name: k.name, type: k.type, prefix: k.prefix, projectId: k.projectId }
           })
         )
-        .pipe(Effect.orDie)
+        .pipe(Effect.catchTag("Sql/DuplicateKey", Effect.die))
       return { ...keyView(key), secret: Redacted.value(minted.secret) }
     })
   )

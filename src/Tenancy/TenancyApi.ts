@@ -3,6 +3,7 @@
  * organizations: session) and `orgs` (one organization's members, projects and API keys: session, via OrgAccess).
  * Authentication is attached in src/Http/Api.ts, not here.
  */
+import { LimitReached } from "../Limits/Quotas.js"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from "../Http/Errors.js"
@@ -95,6 +96,8 @@ export class OrgsApi extends HttpApiGroup.make("orgs")
       .setPath(ProjectPath)
       .setPayload(S.CreateKeyPayload)
       .addSuccess(S.CreatedKey, created)
+      // 403 at the organization's API-key quota
+      .addError(LimitReached)
   )
   .add(
     HttpApiEndpoint.del("revokeKey", "/api/v1/orgs/:org/projects/:project/api-keys/:keyId")

@@ -47,7 +47,9 @@ const EXISTING_ROUTES = [
   "get /api/v1/orgs/{org}/alert-events",
   "get /api/v1/orgs/{org}/webhook-deliveries",
   "post /api/v1/orgs/{org}/webhook-deliveries/{deliveryId}/replay",
-  "get /api/v1/orgs/{org}/audit-log"
+  "get /api/v1/orgs/{org}/audit-log",
+  "get /api/v1/orgs/{org}/limits",
+  "put /api/v1/orgs/{org}/limits"
 ]
 
 const routesOf = (spec: OpenApi.OpenAPISpec) =>

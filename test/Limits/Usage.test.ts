@@ -220,17 +220,57 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Usage and ingestion
     })
   )
 
-  it.effect("the logs area's current Quota interface is all or nothing and counts what it allows", () =>
+  it.effect("the logs area's Quota writes the prefix the quota allows and counts exactly what was written", () =>
     Effect.gen(function* () {
       const o = org("logsquota")
       yield* setLimits(o, { quotas: { ingestEventsPerMonth: 25 } })
       const quota = yield* Quota
-      yield* quota.checkIngest({ events: 20, bytes: 2001 }).pipe(as(o))
-      const over = yield* Effect.either(quota.checkIngest({ events: 10, bytes: 10 })).pipe(as(o))
+      const written: Array<number> = []
+      const write = (n: number) => Effect.sync(() => written.push(n))
+      const first = yield* quota
+        .ingest(
+          Array.from({ length: 20 }, () => 100),
+          write
+        )
+        .pipe(as(o))
+      expect(first.grant).toMatchObject({ accepted: 20, acceptedBytes: 2000, refused: 0, retryAfterSeconds: null })
+      const second = yield* quota
+        .ingest(
+          Array.from({ length: 10 }, () => 10),
+          write
+        )
+        .pipe(as(o))
+      expect(second.grant).toMatchObject({ accepted: 5, acceptedBytes: 50, refused: 5 })
+      expect(second.grant.retryAfterSeconds).toBeGreaterThan(0)
+      expect(written).toEqual([20, 5])
+      expect(yield* (yield* Usage).current(o)).toEqual({ events: 25, bytes: 2050, jobs: 0 })
+      const over = yield* Effect.either(quota.ingest([1], write)).pipe(as(o))
       expect(Either.isLeft(over) && over.left._tag).toBe("QuotaExceeded")
-      expect(yield* (yield* Usage).current(o)).toEqual({ events: 20, bytes: 2001, jobs: 0 })
-      yield* quota.checkIngest({ events: 5, bytes: 7 }).pipe(as(o))
-      expect((yield* (yield* Usage).current(o)).events).toBe(25)
+      expect(written).toEqual([20, 5])
+    })
+  )
+
+  it.effect("a write that fails through the logs area's Quota gives its reservation back", () =>
+    Effect.gen(function* () {
+      const o = org("logsquotafail")
+      yield* setLimits(o, { quotas: { ingestEventsPerMonth: 10 } })
+      const quota = yield* Quota
+      const failed = yield* Effect.either(
+        quota.ingest(
+          Array.from({ length: 8 }, () => 3),
+          () => Effect.fail("disk full" as const)
+        )
+      ).pipe(as(o))
+      expect(Either.isLeft(failed) && failed.left).toBe("disk full")
+      expect(yield* (yield* Usage).current(o)).toEqual({ events: 0, bytes: 0, jobs: 0 })
+      const ok = yield* quota
+        .ingest(
+          Array.from({ length: 12 }, () => 3),
+          (n) => Effect.succeed(n)
+        )
+        .pipe(as(o))
+      expect(ok.result).toBe(10)
+      expect(yield* (yield* Usage).current(o)).toEqual({ events: 10, bytes: 30, jobs: 0 })
     })
   )
 })

@@ -40,7 +40,7 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
         entry(big, { service: "big" }),
         entry(big + "x", { service: "big" })
       ]
-      const result = yield* ingest.ingest(items, 1234)
+      const result = yield* ingest.ingest(items)
       expect(result.received).toBe(3)
       expect(result.rejected.map((r) => r.index)).toEqual([1, 3, 5])
       const found = yield* query.search({ limit: 1000 })
@@ -63,17 +63,14 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
       const ingest = yield* Ingest
       const query = yield* LogsQuery
       const t = "2026-01-01T00:00:00.000Z"
-      yield* ingest.ingest(
-        [
-          entry("payment declined for card", { service: "pay", level: "error", time: t, trace_id: "tr-1" }),
-          entry("payment accepted", { service: "pay", level: "info", time: t, trace_id: "tr-1" }),
-          entry("discount 100% applied", { service: "cart", level: "warn", time: t }),
-          entry("discount 1000 applied", { service: "cart", level: "warn", time: t }),
-          entry("user_name changed", { service: "users", level: "debug", time: t }),
-          entry("username changed", { service: "users", level: "debug", time: t })
-        ],
-        10
-      )
+      yield* ingest.ingest([
+        entry("payment declined for card", { service: "pay", level: "error", time: t, trace_id: "tr-1" }),
+        entry("payment accepted", { service: "pay", level: "info", time: t, trace_id: "tr-1" }),
+        entry("discount 100% applied", { service: "cart", level: "warn", time: t }),
+        entry("discount 1000 applied", { service: "cart", level: "warn", time: t }),
+        entry("user_name changed", { service: "users", level: "debug", time: t }),
+        entry("username changed", { service: "users", level: "debug", time: t })
+      ])
       const range = { from: new Date("2025-12-31T00:00:00Z"), to: new Date("2026-01-02T00:00:00Z") }
       const msgs = (r: { logs: ReadonlyArray<{ message: string }> }) => r.logs.map((l) => l.message).sort()
       expect(msgs(yield* query.search({ ...range, levels: ["error", "warn"] }))).toEqual([
@@ -121,7 +118,7 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
       const initial = Array.from({ length: 600 }, (_, i) =>
         entry(`page-initial-${i}`, { service: "pager", time: new Date(base + Math.floor(i / 7)).toISOString() })
       )
-      yield* ingest.ingest(initial, 1)
+      yield* ingest.ingest(initial)
       const writer = yield* Effect.fork(
         Effect.forEach(
           Array.from({ length: 30 }, (_, k) => k),
@@ -133,8 +130,7 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
                   // Newer rows, and rows inside the range being paged, tied with existing times.
                   time: new Date(i % 2 === 0 ? Date.now() : base + ((k * 20 + i) % 85)).toISOString()
                 })
-              ),
-              1
+              )
             ),
           { discard: true }
         )
@@ -167,7 +163,7 @@ layer(Services, { timeout: 60_000 })("Ingest and Query against Postgres", (it) =
       )
       const ingest = yield* Ingest
       const ctx = keyContext("b")
-      yield* ingest.ingest([entry("commented")], 1).pipe(RequestContext.withContext(ctx))
+      yield* ingest.ingest([entry("commented")]).pipe(RequestContext.withContext(ctx))
       const seen = yield* asOwner((c) => c.query<{ q: string }>("SELECT q FROM seen_inserts"))
       yield* asOwner((c) => c.query("DROP TRIGGER logs_seen ON logs; DROP TABLE seen_inserts"))
       expect(seen.rows).toHaveLength(1)

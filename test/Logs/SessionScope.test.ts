@@ -44,9 +44,9 @@ layer(Services, { timeout: 60_000 })("Logs search with a session principal", (it
         trace_id: trace
       })
       yield* ingest
-        .ingest([log("a one", "tr-a"), log("a two", "tr-a")], 10)
+        .ingest([log("a one", "tr-a"), log("a two", "tr-a")])
         .pipe(RequestContext.withContext(keyContext("a")))
-      yield* ingest.ingest([log("b one", "tr-b")], 10).pipe(RequestContext.withContext(keyContext("b")))
+      yield* ingest.ingest([log("b one", "tr-b")]).pipe(RequestContext.withContext(keyContext("b")))
 
       const alice = session("usr_alice")
       const found = yield* query.search({ projectId: "prj_a", ...range }).pipe(RequestContext.withContext(alice))

@@ -3,6 +3,7 @@
  * (serveWith) on a random port, over a fresh migrated database, real Redis and the real tenancy implementation of
  * Credentials/OrgDirectory.
  */
+import { limitsConfig, TestLimitsLive } from "../support/Limits.js"
 import { randomBytes } from "node:crypto"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { ConfigProvider, Effect, Layer, Schema } from "effect"
@@ -89,6 +90,7 @@ export const tenancyServer = (label: string, config: Record<string, string> = {}
         THREADLINE_ENV: "test",
         REDIS_URL,
         THREADLINE_QUEUE_PREFIX: `tl-test-tenancy-${randomBytes(4).toString("hex")}`,
+        ...limitsConfig(label),
         ...config
       })
     )
@@ -100,6 +102,8 @@ export const tenancyServer = (label: string, config: Record<string, string> = {}
   )
   const layer = serveWith(api, { port: 0, host: "127.0.0.1", accessLog }).pipe(
     Layer.provide(RedisPing.fromQueueRedis),
+    // the limits area as the api role runs it (rate-limit step, API-key quota)
+    Layer.provideMerge(TestLimitsLive),
     Layer.provideMerge(TenancyLive),
     Layer.provideMerge(QueueRedis.Default),
     Layer.provideMerge(TestDatabase.layer(label)),

@@ -23,6 +23,7 @@ import { BruteForce } from "../../../src/Tenancy/BruteForce.js"
 import { TenancyReposLive } from "../../../src/Tenancy/TenancyLive.js"
 import { ProbeLive, TestApi } from "./ProbeApi.js"
 import { TestCredentialsLive } from "./TestCredentials.js"
+import { limitsConfig, TestLimitsLive } from "../../support/Limits.js"
 import { testDbLayer } from "./TestDb.js"
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390"
@@ -79,6 +80,7 @@ export const testServer = (options: TestServerOptions) => {
         THREADLINE_ENV: "test",
         REDIS_URL,
         THREADLINE_CORS_ORIGINS: ALLOWED_ORIGIN,
+        ...limitsConfig(options.label),
         ...options.config
       })
     )
@@ -93,12 +95,16 @@ export const testServer = (options: TestServerOptions) => {
           Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
         )
       : serveWith(api, { port: 0, host: "127.0.0.1", accessLog: options.accessLog ?? accessLog })
-  /** The groups' services (storage read client, tenancy repos); credentials stay the test implementation. */
+  /**
+   * The groups' services (storage read client, tenancy repos, the limits area as the api role runs it);
+   * credentials stay the test implementation.
+   */
   const groupServices = Layer.mergeAll(
     ReadSql.fromPrimary,
     TenancyReposLive,
     ApiKeyCache.Default,
-    BruteForce.Default
+    BruteForce.Default,
+    TestLimitsLive
   ).pipe(Layer.provide(QueueRedis.Default))
   const layer = served.pipe(
     Layer.provide(groupServices),

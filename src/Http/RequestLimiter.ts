@@ -1,0 +1,53 @@
+/**
+ * The rate-limit step of every authenticated request: after authentication has settled the RequestContext (and again
+ * after OrgAccess or a session search has switched it to an organization), the request is counted against the
+ * buckets of that context. A port, so the HTTP platform does not depend on how limits are kept: the limits area
+ * provides it (src/Limits/LimitsLive.ts) and main.ts wires it into the api role. Without a provided limiter nothing
+ * is limited, which is what the platform's own tests of unrelated behaviour want; test/Limits/Http.test.ts serves
+ * the api role's real composition to prove the wiring.
+ *
+ * The answer's `RateLimit-*` headers (and `Retry-After` on a 429) go on the request's answer whatever it ends in.
+ */
+import { Context, Effect, Option } from "effect"
+import { RateLimited } from "../Limits/RateLimiter.js"
+import { RequestContext, type RequestContextData } from "../RequestContext.js"
+import { addHeaders } from "./RequestState.js"
+
+export interface RateLimitInfo {
+  readonly limit: number
+  readonly remaining: number
+  readonly resetSeconds: number
+}
+
+export interface RequestLimiterShape {
+  /** Counts the current request; None when the context is not limited (system work). */
+  readonly check: Effect.Effect<Option.Option<RateLimitInfo>, RateLimited, RequestContext>
+}
+
+export class RequestLimiter extends Context.Reference<RequestLimiter>()("Http/RequestLimiter", {
+  defaultValue: (): RequestLimiterShape => ({ check: Effect.succeedNone })
+}) {}
+
+const headersOf = (info: RateLimitInfo): Record<string, string> => ({
+  "ratelimit-limit": String(info.limit),
+  "ratelimit-remaining": String(info.remaining),
+  "ratelimit-reset": String(info.resetSeconds)
+})
+
+/**
+ * Counts the request under `ctx` and records the headers of the answer. Callers take the limiter when their layer
+ * is built (`yield* RequestLimiter`), so the one provided to the process is captured once, like any service.
+ */
+export const limit =
+  (limiter: RequestLimiterShape) =>
+  (ctx: RequestContextData): Effect.Effect<void, RateLimited> =>
+    limiter.check.pipe(
+      RequestContext.withContext(ctx),
+      Effect.tapBoth({
+        onFailure: (e) => addHeaders({ ...headersOf(e), "retry-after": String(e.retryAfterSeconds) }),
+        onSuccess: (info) => (Option.isSome(info) ? addHeaders(headersOf(info.value)) : Effect.void)
+      }),
+      Effect.asVoid
+    )
+
+export { RateLimited }
