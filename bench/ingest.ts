@@ -1,8 +1,10 @@
 /**
  * Ingestion throughput through the HTTP API against raw COPY into the same table, in one run.
- *   npx tsx bench/ingest.ts        (BENCH_ENTRIES=200000 for a quick run; BENCH_CLIENTS, BENCH_COPY_STREAMS)
- * 1. a fresh migrated database (RLS on; the server connects as the app role); the logs server started as a
- *    separate process on it (bench/logs-server.ts);
+ *   npm run bench -- ingest      (or `npx tsx bench/ingest.ts` with DATABASE_URL and REDIS_URL set)
+ *   BENCH_ENTRIES (default 1,000,000, the issue's size), BENCH_CLIENTS (4), BENCH_COPY_STREAMS (2)
+ * 1. a fresh migrated database (the real schema: RLS on, GIN full-text index); Threadline itself started on it as
+ *    a separate process (`src/main.ts serve --roles api`: the application's server, authentication, handlers and
+ *    pools, connecting as the app role);
  * 2. BENCH_ENTRIES entries POSTed to /api/v1/ingest in batches of 1,000 by BENCH_CLIENTS concurrent clients
  *    (bodies are built before the clock starts, so the clients cost little CPU on this machine);
  * 3. the table is emptied and the same rows are loaded with raw COPY (as the owner: COPY FROM is refused under
@@ -10,6 +12,8 @@
  * 4. logs/s of both and the ratio (goal: ≥ 0.6).
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { loadavg } from "node:os"
 import { BENCH_KEY, copyRows, freshDatabase, makeRow, type Row, withClient } from "./logs-support.js"
 
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000)
@@ -23,11 +27,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const startServer = async (dbUrl: string): Promise<ChildProcess> => {
   // node itself (not npx) so that the SIGTERM below reaches the server and not a wrapper.
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/logs-server.ts"], {
-    env: { ...process.env, BENCH_DB_URL: dbUrl, BENCH_PORT: String(PORT), LOG_LEVEL: "Warning" },
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--roles", "api"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: dbUrl,
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
+      THREADLINE_QUEUE_PREFIX: `bench-ingest-${randomBytes(4).toString("hex")}`,
+      THREADLINE_MIGRATE_ON_START: "false",
+      PORT: String(PORT),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "WARN"
+    },
     stdio: ["ignore", "ignore", "inherit"]
   })
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const up = await fetch(`http://127.0.0.1:${PORT}/api/v1/logs?limit=1`, { headers: { "x-api-key": KEY } })
       .then((r) => r.ok)
       .catch(() => false)
@@ -77,12 +90,14 @@ const main = async () => {
       })
     )
     const apiSeconds = (performance.now() - t0) / 1000
+    const apiLoad = loadavg()[0] ?? 0
     const stored = await withClient(url, (c) => c.query<{ n: number }>("SELECT count(*)::int AS n FROM logs"))
     if (stored.rows[0]?.n !== ENTRIES || received !== ENTRIES) throw new Error("entries were lost")
     await withClient(url, (c) => c.query("TRUNCATE logs"))
     const t1 = performance.now()
     await copyRows(url, 0, ENTRIES, COPY_STREAMS, (i) => ({ ...row(i), project: 0 }))
     const copySeconds = (performance.now() - t1) / 1000
+    const copyLoad = loadavg()[0] ?? 0
     const api = ENTRIES / apiSeconds
     const copy = ENTRIES / copySeconds
     console.log(
@@ -91,6 +106,9 @@ const main = async () => {
     console.log(`POST /api/v1/ingest: ${Math.round(api)} logs/s (${apiSeconds.toFixed(1)} s)`)
     console.log(`raw COPY, same table: ${Math.round(copy)} logs/s (${copySeconds.toFixed(1)} s)`)
     console.log(`ratio: ${(api / copy).toFixed(2)} (goal ≥ 0.6)`)
+    console.log(
+      `1-minute load average after each phase: API ${apiLoad.toFixed(2)}, COPY ${copyLoad.toFixed(2)} (2 cores)`
+    )
   } finally {
     server.kill("SIGTERM")
   }

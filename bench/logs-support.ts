@@ -21,8 +21,11 @@ export const withClient = async <A>(url: string, f: (c: pg.Client) => Promise<A>
   }
 }
 
-/** How bench/logs-server.ts stores and looks up API keys (SHA-256 hex of the secret). */
-export const BENCH_KEY = "tl_key_a"
+/**
+ * A fixed full API key of prj_bench0, well formed as the tenancy area mints them (`tl_` + 43 base64url characters)
+ * and stored as it stores them (SHA-256 hex of the secret), so the real server's Credentials accept it.
+ */
+export const BENCH_KEY = `tl_${"bench".repeat(9).slice(0, 43)}`
 
 /**
  * Creates `bench_<name>` afresh from the migrated template (the real schema: RLS, grants, daily partitions, GIN

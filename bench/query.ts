@@ -6,6 +6,7 @@
  * Loading is raw COPY with the indexes dropped and then recreated from their own definitions, so the queries see
  * exactly the indexes the schema defines.
  */
+import { loadavg } from "node:os"
 import { Effect, Layer, Redacted } from "effect"
 import { LogsConfig } from "../src/Logs/LogsConfig.js"
 import { ProjectScope } from "../src/Logs/ProjectScope.js"
@@ -40,7 +41,7 @@ const measure = (now: number, traceIds: ReadonlyArray<{ project: number; traceId
       { name: "full-text over 24 h", params: (k) => ({ from: new Date(now - day), q: WORDS[k % WORDS.length] }) },
       { name: "a trace id", params: () => ({}) }
     ]
-    console.log("| query | p50 ms | p95 ms | rows returned (median) |\n|---|---|---|---|")
+    console.log("| query | p50 ms | p95 ms | rows returned (median) | 1-min load after |\n|---|---|---|---|---|")
     for (const c of cases) {
       const times: Array<number> = []
       const counts: Array<number> = []
@@ -58,7 +59,8 @@ const measure = (now: number, traceIds: ReadonlyArray<{ project: number; traceId
         }
       }
       const p = (n: number) => percentile(times, n).toFixed(1)
-      console.log(`| ${c.name} | ${p(50)} | ${p(95)} | ${percentile(counts, 50)} |`)
+      const load = (loadavg()[0] ?? 0).toFixed(2)
+      console.log(`| ${c.name} | ${p(50)} | ${p(95)} | ${percentile(counts, 50)} | ${load} |`)
     }
   })
 

@@ -15,7 +15,7 @@ const benchmarks = Effect.promise(async () => {
   const dir = repoPath("bench")
   const files = (await readdir(dir)).filter((f) => f.endsWith(".ts") && !f.startsWith(".")).sort()
   const sources = await Promise.all(files.map((f) => readFile(`${dir}/${f}`, "utf8")))
-  // Imported (`from "./logs-support.js"`) or spawned (`"bench/logs-server.ts"`): a quoted path, not prose.
+  // Imported (`from "./logs-support.js"`) or spawned (`"bench/ingest.ts"`): a quoted path, not prose.
   const helper = (file: string) => {
     const base = basename(file, ".ts")
     const quoted = new RegExp(`["'](?:\\./|bench/)${base.replace(/[^\w-]/g, "\\$&")}\\.(?:js|ts)["']`)

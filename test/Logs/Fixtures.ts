@@ -22,7 +22,7 @@ export const keyContext = (tenant: "a" | "b") =>
     projectId: `prj_${tenant}` as ProjectId
   })
 
-/** How the test server's keys are stored (SHA-256 hex of the secret), like the tenancy area stores them. */
+/** How the tenancy area stores keys: SHA-256 hex of the secret (these fixed ones are never presented over HTTP). */
 export const keyHash = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex")
 
 /** Two tenants, each with a full API key (secret tl_key_a / tl_key_b); fixed literals, not input. */
