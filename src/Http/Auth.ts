@@ -126,6 +126,24 @@ const toContext = (p: AuthResult, requestId: RequestContextData["requestId"], tr
         }
   )
 
+/**
+ * The context the credential lookups run under: no tenant is known yet, but their statements (API key by hash,
+ * session by token hash, the session's sliding expiry) must still carry the request's id in their SQL comment and
+ * log lines, so an operator following one request id finds them too. The actor is the platform authenticating.
+ */
+const preAuthentication = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function* () {
+    const state = yield* Effect.serviceOption(RequestState)
+    return RequestContext.make({
+      origin: "http",
+      actor: { _tag: "system", reason: "authentication" },
+      organizationId: SYSTEM_ORGANIZATION_ID,
+      projectId: null,
+      requestId: Option.isSome(state) ? state.value.requestId : yield* RequestId.current,
+      traceparent: Option.isSome(state) ? state.value.traceparent : Traceparent.child(request.headers["traceparent"])
+    })
+  })
+
 /** Which principal the request's credential belongs to, under the route's policy. */
 const authenticate = (credentials: CredentialsShape, policy: Policy) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): Effect.Effect<AuthResult, Unauthorized> => {
@@ -135,11 +153,15 @@ const authenticate = (credentials: CredentialsShape, policy: Policy) =>
         return Effect.fail(new Unauthorized({ message: found.message }))
       case "ApiKey":
         return policy.apiKeys
-          ? credentials.fromApiKey(Redacted.make(found.secret))
+          ? Effect.flatMap(preAuthentication(request), (ctx) =>
+              RequestContext.withContext(ctx)(credentials.fromApiKey(Redacted.make(found.secret)))
+            )
           : Effect.fail(new Unauthorized({ message: "this endpoint requires a session" }))
       case "Session":
         return policy.sessions
-          ? credentials.fromSession(Redacted.make(found.token))
+          ? Effect.flatMap(preAuthentication(request), (ctx) =>
+              RequestContext.withContext(ctx)(credentials.fromSession(Redacted.make(found.token)))
+            )
           : Effect.fail(new Unauthorized({ message: "this endpoint requires an API key" }))
     }
   })
