@@ -6,6 +6,9 @@
  * with the webhook backoff (Backoff.ts, honouring Retry-After) and job id `<deliveryId>-<attempt>`, so a retry is
  * exactly one job and never a BullMQ retry with BullMQ's own timing. (BullMQ refuses custom ids with one `:`, hence
  * `-` as the separator.)
+ *
+ * `alerts.sweep-deliveries` (scheduled, system context) re-enqueues deliveries left `pending` without a live job
+ * (Sweep.ts): the row commits before its job is added, so a Redis failure in between would strand it.
  */
 import { Schema } from "effect"
 import * as Job from "../Queue/Job.js"
@@ -47,3 +50,27 @@ export const alertsTickSchedule = (tickSeconds = 60): Scheduler.Schedule =>
 /** Dedupe key of one evaluation: at most one per rule and window bucket. */
 export const evaluationJobId = (ruleId: string, windowStart: number): string => `${ruleId}-${windowStart}`
 export const deliveryJobId = (deliveryId: string, attempt: number): string => `${deliveryId}-${attempt}`
+
+export const SweepDeliveries = Job.define({
+  name: "alerts.sweep-deliveries",
+  /** Only deliveries due for longer than this are looked at: a younger one may simply not have been picked up yet. */
+  payload: Schema.Struct({ olderThanSeconds: Schema.Int.pipe(Schema.nonNegative()) }),
+  // a failed run is not retried: the next run, one period later, does the same work
+  attempts: 1,
+  removeOnComplete: { count: 100 },
+  removeOnFail: { count: 1_000 }
+})
+
+export const SWEEP_REASON = "webhook-delivery-sweep"
+
+/** Every two minutes, deliveries due for more than two minutes (both shorter in tests). */
+export const deliverySweepSchedule = (
+  options: { readonly everyMs?: number; readonly olderThanSeconds?: number } = {}
+) =>
+  Scheduler.schedule({
+    id: "alerts.sweep-deliveries",
+    job: SweepDeliveries,
+    payload: { olderThanSeconds: options.olderThanSeconds ?? 120 },
+    reason: SWEEP_REASON,
+    repeat: { every: options.everyMs ?? 120_000 }
+  })

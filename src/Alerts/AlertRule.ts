@@ -66,6 +66,15 @@ export class InvalidWebhookUrl extends Data.TaggedError("Alerts/InvalidWebhookUr
   }
 }
 
+/** The rule names a project that is not one of the organization's (unknown, deleted, or another tenant's). */
+export class RuleProjectNotFound extends Data.TaggedError("Alerts/RuleProjectNotFound")<{
+  readonly projectId: string
+}> {
+  override get message() {
+    return `project ${this.projectId} not found`
+  }
+}
+
 export class DeliveryNotFound extends Data.TaggedError("Alerts/DeliveryNotFound")<{ readonly deliveryId: string }> {
   override get message() {
     return `webhook delivery ${this.deliveryId} not found`

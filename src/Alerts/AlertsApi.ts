@@ -79,7 +79,9 @@ export class AlertsApi extends HttpApiGroup.make("alerts")
   .add(
     HttpApiEndpoint.get("listRules", "/api/v1/orgs/:org/alert-rules")
       .setPath(OrgPath)
-      .addSuccess(Schema.Struct({ rules: Schema.Array(RuleView) }))
+      .setUrlParams(PageQuery)
+      .addSuccess(Schema.Struct({ rules: Schema.Array(RuleView), nextCursor: Schema.NullOr(Schema.String) }))
+      .addError(BadRequest)
   )
   .add(
     HttpApiEndpoint.post("createRule", "/api/v1/orgs/:org/alert-rules")

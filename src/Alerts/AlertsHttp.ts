@@ -58,20 +58,32 @@ const ruleId = (raw: string): Effect.Effect<RuleId, NotFound> =>
 const notFound = <A, R>(effect: Effect.Effect<A, { readonly _tag: "Alerts/RuleNotFound"; message: string }, R>) =>
   Effect.catchAll(effect, (e) => Effect.fail(new NotFound({ message: e.message })))
 
+/** A missing rule, or a project that is not the organization's (like the logs routes: 404, never told apart). */
 const ruleErrors = <A, R>(
-  effect: Effect.Effect<A, { readonly _tag: "Alerts/RuleNotFound" | "Alerts/InvalidWebhookUrl"; message: string }, R>
+  effect: Effect.Effect<
+    A,
+    {
+      readonly _tag: "Alerts/RuleNotFound" | "Alerts/RuleProjectNotFound" | "Alerts/InvalidWebhookUrl"
+      message: string
+    },
+    R
+  >
 ) =>
   Effect.catchAll(effect, (e) =>
     Effect.fail(
-      e._tag === "Alerts/RuleNotFound" ? new NotFound({ message: e.message }) : new BadRequest({ message: e.message })
+      e._tag === "Alerts/InvalidWebhookUrl"
+        ? new BadRequest({ message: e.message })
+        : new NotFound({ message: e.message })
     )
   )
 
-export const listRules = ({ path }: OrgPath) =>
+const badCursor = (e: { readonly message: string }) => Effect.fail(new BadRequest({ message: e.message }))
+
+export const listRules = ({ path, urlParams }: Paged) =>
   OrgAccess.run(path.org, "member", () =>
-    Effect.map(
-      Effect.flatMap(Rules, (r) => r.list),
-      (rules) => ({ rules: rules.map(ruleView) })
+    Effect.flatMap(Rules, (r) => r.list(urlParams)).pipe(
+      Effect.map((page) => ({ rules: page.items.map(ruleView), nextCursor: page.nextCursor })),
+      Effect.catchTag("Alerts/InvalidEventsCursor", badCursor)
     )
   )
 
@@ -102,8 +114,6 @@ export const deleteRule = ({ path }: RulePath) =>
       Effect.asVoid
     )
   )
-
-const badCursor = (e: { readonly message: string }) => Effect.fail(new BadRequest({ message: e.message }))
 
 export const listEvents = ({ path, urlParams }: Paged) =>
   OrgAccess.run(path.org, "member", () =>

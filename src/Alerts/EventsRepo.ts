@@ -2,6 +2,7 @@
  * Read side of alert events and webhook deliveries for the API: newest first, tenant-scoped (RLS + org filter in
  * the caller's tenant transaction or its own), keyset-paged by (time, id) so a page is stable while rows are added.
  * Times are compared at millisecond precision: the cursor carries a JS Date, Postgres keeps microseconds.
+ * The cursor and page helpers are shared with the rules list (RulesRepo), which pages oldest first.
  */
 import { SqlClient } from "@effect/sql"
 import { Data, Effect } from "effect"
@@ -63,9 +64,21 @@ export interface Page<A> {
   readonly nextCursor: string | null
 }
 
-const clampLimit = (limit: number | undefined) => Math.min(Math.max(Math.trunc(limit ?? 50), 1), 200)
+export interface PageOptions {
+  readonly cursor?: string | undefined
+  readonly limit?: number | undefined
+}
 
-const pageOf = <A extends { readonly id: string }>(rows: ReadonlyArray<A>, limit: number, at: (a: A) => Date) => {
+/** 1..200, `fallback` when absent. */
+export const clampLimit = (limit: number | undefined, fallback = 50) =>
+  Math.min(Math.max(Math.trunc(limit ?? fallback), 1), 200)
+
+/** The first `limit` of `rows` (fetched with one extra), and the cursor after the last one when there are more. */
+export const pageOf = <A extends { readonly id: string }>(
+  rows: ReadonlyArray<A>,
+  limit: number,
+  at: (a: A) => Date
+) => {
   const items = rows.slice(0, limit)
   const last = items[items.length - 1]
   const nextCursor =

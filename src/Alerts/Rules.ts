@@ -18,6 +18,7 @@ import {
   RuleNotFound,
   secretOwner
 } from "./AlertRule.js"
+import type { PageOptions } from "./EventsRepo.js"
 import { type RuleRow, RulesRepo, toApi } from "./RulesRepo.js"
 import { SecretBox } from "./SecretBox.js"
 
@@ -74,7 +75,8 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
         return { rule, webhookSecret: secret } as const
       }).pipe(Effect.withSpan("Rules.create"))
 
-    const list = Effect.map(repo.list, (rows) => rows.map(toApi))
+    const list = (options: PageOptions) =>
+      Effect.map(repo.list(options), (page) => ({ items: page.items.map(toApi), nextCursor: page.nextCursor }))
 
     const get = (id: string) =>
       Effect.flatMap(repo.find(id), (row) =>

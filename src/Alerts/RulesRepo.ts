@@ -4,11 +4,13 @@
  * `secretOf` (the delivery job); the rows every other method returns have no secret column.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Effect, Either, Option } from "effect"
 import { RequestContext } from "../RequestContext.js"
 import { inTenant } from "../Sql/RepoSupport.js"
 import { Tenant } from "../Sql/Tenant.js"
-import type { AlertRule, RuleId } from "./AlertRule.js"
+import { type AlertRule, type RuleId, RuleProjectNotFound } from "./AlertRule.js"
+import { clampLimit, EventsCursor, pageOf, type PageOptions } from "./EventsRepo.js"
 
 export interface RuleRow {
   readonly id: RuleId
@@ -52,6 +54,25 @@ export const toApi = (row: StoredRule): AlertRule => ({
   updatedAt: row.updatedAt
 })
 
+/**
+ * The rule's (organization, project) pair has no project: the foreign key refused it. Caught on the statement (no
+ * look-up first), so a project deleted concurrently is refused the same way instead of surfacing as a defect.
+ */
+const projectRefused = (e: SqlError): boolean => {
+  const cause = e.cause as { readonly code?: unknown; readonly constraint?: unknown } | null
+  return cause?.code === "23503" && cause.constraint === "alert_rules_organization_id_project_id_fkey"
+}
+
+const orUnknownProject =
+  (projectId: string | null) =>
+  <A, R>(statement: Effect.Effect<A, SqlError, R>) =>
+    statement.pipe(
+      Effect.map((a): Either.Either<A, RuleProjectNotFound> => Either.right(a)),
+      Effect.catchIf(projectRefused, () =>
+        Effect.succeed(Either.left(new RuleProjectNotFound({ projectId: projectId ?? "" })))
+      )
+    )
+
 export class RulesRepo extends Effect.Service<RulesRepo>()("Alerts/RulesRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -61,28 +82,46 @@ export class RulesRepo extends Effect.Service<RulesRepo>()("Alerts/RulesRepo", {
       sql`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`
     const first = (rows: ReadonlyArray<StoredRule>) => Option.fromNullable(rows[0])
 
+    /** Fails with RuleProjectNotFound when the project is not the organization's (the statement is rolled back). */
     const insert = (row: RuleRow & { readonly secret: string }) =>
       scoped(
         Effect.gen(function* () {
           const ctx = yield* RequestContext
-          const rows = yield* sql<StoredRule>`INSERT INTO alert_rules (id, organization_id, project_id, name, service,
+          return yield* sql<StoredRule>`INSERT INTO alert_rules (id, organization_id, project_id, name, service,
               levels, query, threshold, window_minutes, cooldown_minutes, enabled, webhook_url,
               webhook_secret_ciphertext)
             VALUES (${row.id}, ${ctx.organizationId}, ${row.projectId}, ${row.name},
               ${row.service}, ${textArray(row.levels)}, ${row.query}, ${row.threshold},
               ${row.windowMinutes}, ${row.cooldownMinutes}, ${row.enabled}, ${row.webhookUrl},
               ${Buffer.from(row.secret, "utf8")})
-            RETURNING ${sql.literal(COLUMNS)}`
-          return rows[0]!
+            RETURNING ${sql.literal(COLUMNS)}`.pipe(
+            Effect.map((rows) => rows[0]!),
+            orUnknownProject(row.projectId)
+          )
         })
-      )
+      ).pipe(Effect.flatMap((inserted) => inserted))
 
-    const list = scoped(
+    /**
+     * Oldest first, keyset-paged by (created_at, id) at millisecond precision (as the events list). 100 a page by
+     * default, the default rule quota, so a client that never pages sees every rule of a default organization.
+     */
+    const list = (options: PageOptions) =>
       Effect.gen(function* () {
-        return yield* sql<StoredRule>`SELECT ${sql.literal(COLUMNS)} FROM alert_rules
-          WHERE ${yield* Tenant.orgFilter(sql)} ORDER BY created_at, id`
+        const after = options.cursor === undefined ? null : yield* EventsCursor.decode(options.cursor)
+        const limit = clampLimit(options.limit, 100)
+        const rows = yield* scoped(
+          Effect.gen(function* () {
+            const from =
+              after === null
+                ? sql.literal("TRUE")
+                : sql`(date_trunc('milliseconds', created_at), id) > (${after.at}, ${after.id})`
+            return yield* sql<StoredRule>`SELECT ${sql.literal(COLUMNS)} FROM alert_rules
+              WHERE ${yield* Tenant.orgFilter(sql)} AND ${from}
+              ORDER BY date_trunc('milliseconds', created_at), id LIMIT ${limit + 1}`
+          })
+        )
+        return pageOf(rows, limit, (r) => r.createdAt)
       })
-    )
 
     const find = (id: string) =>
       scoped(
@@ -94,22 +133,20 @@ export class RulesRepo extends Effect.Service<RulesRepo>()("Alerts/RulesRepo", {
         })
       )
 
-    /** Replaces every field (PUT); the secret only when a new one is given. */
+    /** Replaces every field (PUT); the secret only when a new one is given. None: no such rule. */
     const update = (row: RuleRow & { readonly secret: string | null }) =>
       scoped(
         Effect.gen(function* () {
           const secret = row.secret === null ? sql`webhook_secret_ciphertext` : sql`${Buffer.from(row.secret, "utf8")}`
-          return first(
-            yield* sql<StoredRule>`UPDATE alert_rules SET project_id = ${row.projectId}, name = ${row.name},
+          return yield* sql<StoredRule>`UPDATE alert_rules SET project_id = ${row.projectId}, name = ${row.name},
                 service = ${row.service}, levels = ${textArray(row.levels)}, query = ${row.query},
                 threshold = ${row.threshold}, window_minutes = ${row.windowMinutes},
                 cooldown_minutes = ${row.cooldownMinutes}, enabled = ${row.enabled}, webhook_url = ${row.webhookUrl},
                 webhook_secret_ciphertext = ${secret}, updated_at = now()
               WHERE ${yield* Tenant.orgFilter(sql)} AND id = ${row.id}
-              RETURNING ${sql.literal(COLUMNS)}`
-          )
+              RETURNING ${sql.literal(COLUMNS)}`.pipe(Effect.map(first), orUnknownProject(row.projectId))
         })
-      )
+      ).pipe(Effect.flatMap((updated) => updated))
 
     const remove = (id: string) =>
       scoped(

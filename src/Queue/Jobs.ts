@@ -4,7 +4,7 @@
  * the `scheduler` role upserts every schedule (src/main.ts).
  */
 import { Layer } from "effect"
-import { alertsTickSchedule } from "../Alerts/AlertJobs.js"
+import { alertsTickSchedule, deliverySweepSchedule } from "../Alerts/AlertJobs.js"
 import { alertConsumers } from "../Alerts/AlertsLive.js"
 import * as Consumer from "./Consumer.js"
 import { MaintenanceSchedule, MaintenanceTick, maintenanceTick } from "./Jobs/Maintenance.js"
@@ -20,7 +20,8 @@ const consumers = [
 /** The alert tick period is read once at start-up (THREADLINE_ALERT_TICK_SECONDS, default 60, as in AppConfig). */
 export const schedules: ReadonlyArray<Scheduler.Schedule> = [
   MaintenanceSchedule,
-  alertsTickSchedule(Number(process.env.THREADLINE_ALERT_TICK_SECONDS ?? 60))
+  alertsTickSchedule(Number(process.env.THREADLINE_ALERT_TICK_SECONDS ?? 60)),
+  deliverySweepSchedule()
 ]
 
 /** The `worker` role. Merged layers close in parallel, so every worker drains within the same shutdown bound. */

@@ -218,9 +218,10 @@ describe("Alert deliveries", () => {
           .create(ruleInput(t.project, "http://127.0.0.1:9/hook"))
           .pipe(RequestContext.withContext(t.userCtx))
         expect(Redacted.value(created.webhookSecret)).toBe("whsec_delivery_tests_0123456789")
-        const listed = yield* rules.list.pipe(RequestContext.withContext(t.userCtx))
+        const listed = yield* rules.list({}).pipe(RequestContext.withContext(t.userCtx))
         expect(JSON.stringify(listed)).not.toContain("whsec_")
-        expect(listed.map((r) => r.id)).toEqual([created.rule.id])
+        expect(listed.items.map((r) => r.id)).toEqual([created.rule.id])
+        expect(listed.nextCursor).toBeNull()
         const stored = yield* asOwner((c) =>
           c.query<{ s: string }>(
             "SELECT convert_from(webhook_secret_ciphertext, 'UTF8') AS s FROM alert_rules WHERE id = $1",

@@ -9,9 +9,10 @@ import * as Scheduler from "../../src/Queue/Scheduler.js"
 import { Tenant } from "../../src/Sql/Tenant.js"
 import { SqlClient } from "@effect/sql"
 import { RequestContext } from "../../src/RequestContext.js"
+import { encodeValue } from "../../src/Sql/Comment.js"
 import { asOwner } from "../support/Database.js"
 import { cleanup, eventually, type Line, uniquePrefix } from "../Queue/Support.js"
-import { alertsLayer, receiver, seedTenant, startWorkers } from "./Support.js"
+import { alertsLayer, holdTableLock, receiver, seedTenant, startWorkers } from "./Support.js"
 
 const prefix = uniquePrefix("alerts-e2e")
 const lines: Array<Line> = []
@@ -53,8 +54,17 @@ describe("Alerts end to end", () => {
                  CASE WHEN g = 7 THEN 'all good' ELSE 'payment failed for order ' || g END)) v(s, l, m)`
           ).pipe(RequestContext.withContext(t.keyCtx))
 
+          // The SQL comment must be proven on the text Postgres received, not on what a client-side hook saw.
+          // The dev/CI server logs to stderr (no logging_collector, so no log file a test can read, and
+          // log_statement cannot be scoped to one test), and pg_stat_statements is not preloaded (it would also
+          // keep only the first text per normalised query). So: hold an ACCESS EXCLUSIVE lock on `logs` from an
+          // owner connection; the evaluation's count then waits on it, and its backend's pg_stat_activity row
+          // (Postgres's own copy of the statement text) is read from that other session before letting it go.
+          const lock = yield* holdTableLock("logs")
           yield* startWorkers
           yield* Layer.build(Scheduler.layer([alertsTickSchedule(0.3)]))
+          const blocked = yield* lock.waitForBlocked("FROM logs")
+          yield* lock.release
           yield* eventually(Effect.sync(() => hook.received.length >= 1))
           // let several more ticks run inside the same window
           const ticks = () => lines.filter((l) => l.msg === "alert tick").length
@@ -84,6 +94,12 @@ describe("Alerts end to end", () => {
           expect(evaluated[0]!.job).toBe("alerts.evaluate")
           expect(evaluated[0]!.requestId).toBe(requestId)
           expect(evaluated[0]!.organizationId).toBe(t.org)
+          // the evaluation query as Postgres received it: the count over logs, ending with the job's comment
+          expect(blocked).toHaveLength(1)
+          expect(blocked[0]).toMatch(/^SELECT count\(\*\)::int AS n FROM logs\s/)
+          expect(blocked[0]).toMatch(new RegExp(`request_id='${encodeValue(requestId as string)}'[^/]*\\*/$`))
+          expect(blocked[0]).toContain(`organization_id='${encodeValue(t.org)}'`)
+          expect(blocked[0]).toContain(`project_id='${encodeValue(t.project)}'`)
 
           const rows = yield* asOwner((c) =>
             c.query<{ kind: string; id: string; request_id: string; status: string | null }>(

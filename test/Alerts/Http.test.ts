@@ -17,6 +17,7 @@ import { ReadSql } from "../../src/Sql/Client.js"
 import { TenancyLive } from "../../src/Tenancy/TenancyLive.js"
 import { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
 import { TestDatabase } from "../support/Database.js"
+import { limitsConfig, TestLimitsLive } from "../support/Limits.js"
 
 const provider = ConfigProvider.fromMap(
   new Map(
@@ -25,7 +26,8 @@ const provider = ConfigProvider.fromMap(
       REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
       THREADLINE_QUEUE_PREFIX: `tl-test-alerts-http-${randomBytes(4).toString("hex")}`,
       THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000",
-      THREADLINE_ALLOW_PRIVATE_WEBHOOKS: "false"
+      THREADLINE_ALLOW_PRIVATE_WEBHOOKS: "false",
+      ...limitsConfig("alerts-http")
     })
   )
 )
@@ -33,6 +35,8 @@ const provider = ConfigProvider.fromMap(
 const serverLayer = serveWith(ApiLive, { port: 0, host: "127.0.0.1", accessLog: AccessLog.memorySink() }).pipe(
   Layer.provide(RedisPing.fromQueueRedis),
   Layer.provide(ReadSql.fromPrimary),
+  // the limits area as the api role runs it (rate-limit step, rule creation limit)
+  Layer.provideMerge(TestLimitsLive),
   Layer.provideMerge(TenancyLive),
   Layer.provideMerge(QueueRedis.Default),
   Layer.provideMerge(TestDatabase.layer("alerts-http")),
@@ -144,6 +148,21 @@ layer(serverLayer, { timeout: 120_000 })("alerts over HTTP", (it) => {
       expect(list.text).not.toContain(created.webhookSecret as string)
       expect(list.text).not.toContain(chosen)
       for (const r of rules) expect(r).not.toHaveProperty("webhookSecret")
+      expect(ok(list).nextCursor).toBeNull()
+      // the list pages like every list (API.md conventions): oldest first, opaque cursor, nextCursor
+      const rulesPath = `/api/v1/orgs/${slug}/alert-rules`
+      const [older, newer] = [created, second]
+        .map((r) => r as { id: string; createdAt: string })
+        .sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1))
+      const page1 = ok(yield* req("GET", `${rulesPath}?limit=1`, { token: member.token }))
+      expect(page1.rules).toMatchObject([{ id: older!.id }])
+      expect(page1.nextCursor).toEqual(expect.any(String))
+      const page2 = ok(
+        yield* req("GET", `${rulesPath}?limit=1&cursor=${page1.nextCursor as string}`, { token: member.token })
+      )
+      expect(page2).toMatchObject({ rules: [{ id: newer!.id }], nextCursor: null })
+      ok(yield* req("GET", `${rulesPath}?cursor=bogus`, { token: member.token }), 400)
+      ok(yield* req("GET", `${rulesPath}?limit=0`, { token: member.token }), 400)
 
       const one = yield* req("GET", `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`, { token: member.token })
       expect(ok(one).threshold).toBe(5)
@@ -193,6 +212,54 @@ layer(serverLayer, { timeout: 120_000 })("alerts over HTTP", (it) => {
       // nothing was created by the refused calls
       const rules = ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token })).rules
       expect(rules).toEqual([])
+    })
+  )
+
+  it.effect("a project or rule that is not the organization's is 404 on create, update, read, delete", () =>
+    Effect.gen(function* () {
+      const { owner, slug } = yield* setup
+      const other = yield* setup
+      const own = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/projects`, { token: owner.token, body: { name: "own" } }),
+        201
+      )
+      const foreign = ok(
+        yield* req("POST", `/api/v1/orgs/${other.slug}/projects`, {
+          token: other.owner.token,
+          body: { name: "theirs" }
+        }),
+        201
+      )
+      for (const projectId of ["prj_doesnotexist", foreign.id as string]) {
+        const refused = yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, {
+          token: owner.token,
+          body: rule({ projectId })
+        })
+        ok(refused, 404)
+        expect(refused.json).toMatchObject({ name: "NotFound", message: `project ${projectId} not found` })
+      }
+      const created = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, {
+          token: owner.token,
+          body: rule({ projectId: own.id })
+        }),
+        201
+      )
+      expect(created.projectId).toBe(own.id)
+      const path = `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`
+      ok(yield* req("PUT", path, { token: owner.token, body: rule({ projectId: foreign.id, threshold: 9 }) }), 404)
+      expect(ok(yield* req("GET", path, { token: owner.token }))).toMatchObject({ projectId: own.id, threshold: 5 })
+      // another organization's owner cannot reach the rule through their own organization's routes
+      const theirs = `/api/v1/orgs/${other.slug}/alert-rules/${created.id as string}`
+      ok(yield* req("GET", theirs, { token: other.owner.token }), 404)
+      ok(yield* req("PUT", theirs, { token: other.owner.token, body: rule({ threshold: 2 }) }), 404)
+      ok(yield* req("DELETE", theirs, { token: other.owner.token }), 404)
+      expect(ok(yield* req("GET", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token })).rules).toHaveLength(1)
+      // only the successful create was audited
+      const audited = ok(
+        yield* req("GET", `/api/v1/orgs/${slug}/audit-log?targetType=alert_rule`, { token: owner.token })
+      )
+      expect((audited.entries as Array<{ action: string }>).map((e) => e.action)).toEqual(["alert_rule.create"])
     })
   )
 

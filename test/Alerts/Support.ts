@@ -1,10 +1,12 @@
 /**
  * Fixtures for the alert tests: a loopback webhook receiver with scripted answers per path, the alert services on
- * a per-file database and queue prefix (real Postgres, real Redis), workers for the three alert jobs, and a tenant.
+ * a per-file database and queue prefix (real Postgres, real Redis), workers for the three alert jobs, a tenant, and
+ * a table lock held from an owner session (to catch a statement in pg_stat_activity while it waits).
  */
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import pg from "pg"
 import { AlertsTick, DeliverWebhook, EvaluateAlert } from "../../src/Alerts/AlertJobs.js"
 import { AlertsLive, handlers } from "../../src/Alerts/AlertsLive.js"
 import { DeliveryBackoff } from "../../src/Alerts/Deliver.js"
@@ -13,7 +15,7 @@ import { OrganizationsRepo } from "../../src/Sql/OrganizationsRepo.js"
 import { ProjectsRepo } from "../../src/Sql/ProjectsRepo.js"
 import { RequestContext } from "../../src/RequestContext.js"
 import { tenant } from "../Sql/Fixtures.js"
-import { TestDatabase } from "../support/Database.js"
+import { TestDatabase, TestDatabaseInfo } from "../support/Database.js"
 import { type Line, queueLayer } from "../Queue/Support.js"
 
 export interface Received {
@@ -93,4 +95,57 @@ export const seedTenant = (name: string) =>
       yield* (yield* ProjectsRepo).insert({ id: t.project, name: `Project ${name}` })
     }).pipe(RequestContext.withContext(t.userCtx))
     return t
+  })
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on `table` from an owner connection until `release` (or the scope's end), so any
+ * statement touching it waits, and `waitForBlocked` reads those waiting statements' text from pg_stat_activity:
+ * what Postgres itself received, comments included.
+ */
+export const holdTableLock = (table: string) =>
+  Effect.gen(function* () {
+    const info = yield* TestDatabaseInfo
+    let held = true
+    const client = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const c = new pg.Client({ connectionString: info.ownerUrl })
+        await c.connect()
+        await c.query("BEGIN")
+        await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
+        return c
+      }),
+      (c) =>
+        Effect.promise(async () => {
+          if (held) await c.query("ROLLBACK")
+          held = false
+          await c.end()
+        })
+    )
+    const release = Effect.promise(async () => {
+      if (held) await client.query("ROLLBACK")
+      held = false
+    })
+    /**
+     * The text of every statement waiting on a lock whose text contains `fragment`; retried until there is one.
+     * The view is cached per transaction (stats_fetch_consistency), and this session is inside one: the snapshot
+     * is cleared before each look.
+     */
+    const waitForBlocked = (fragment: string) =>
+      Effect.promise(async () => {
+        await client.query("SELECT pg_stat_clear_snapshot()")
+        return client.query<{ query: string }>(
+          `SELECT query FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+              AND strpos(query, $1) > 0`,
+          [fragment]
+        )
+      }).pipe(
+        Effect.map((r) => r.rows.map((row) => row.query)),
+        Effect.filterOrFail(
+          (rows) => rows.length > 0,
+          () => "nothing waiting yet"
+        ),
+        Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("30 seconds")))
+      )
+    return { release, waitForBlocked } as const
   })
