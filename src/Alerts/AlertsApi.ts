@@ -3,6 +3,7 @@
  * log with replay (admin). The webhook secret is write-only: it appears in the reply to create, and nowhere else.
  * Authentication is attached in src/Http/Api.ts.
  */
+import { LimitReached } from "../Limits/Quotas.js"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../Http/Errors.js"
@@ -89,6 +90,8 @@ export class AlertsApi extends HttpApiGroup.make("alerts")
       .setPayload(RulePayload)
       .addSuccess(CreatedRule, { status: 201 })
       .addError(BadRequest)
+      // 403 at the organization's alert-rule quota
+      .addError(LimitReached)
   )
   .add(HttpApiEndpoint.get("getRule", "/api/v1/orgs/:org/alert-rules/:ruleId").setPath(RulePath).addSuccess(RuleView))
   .add(

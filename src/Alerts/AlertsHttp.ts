@@ -59,22 +59,26 @@ const notFound = <A, R>(effect: Effect.Effect<A, { readonly _tag: "Alerts/RuleNo
   Effect.catchAll(effect, (e) => Effect.fail(new NotFound({ message: e.message })))
 
 /** A missing rule, or a project that is not the organization's (like the logs routes: 404, never told apart). */
-const ruleErrors = <A, R>(
-  effect: Effect.Effect<
-    A,
-    {
-      readonly _tag: "Alerts/RuleNotFound" | "Alerts/RuleProjectNotFound" | "Alerts/InvalidWebhookUrl"
-      message: string
-    },
-    R
-  >
+const RULE_ERRORS: ReadonlySet<string> = new Set([
+  "Alerts/RuleNotFound",
+  "Alerts/RuleProjectNotFound",
+  "Alerts/InvalidWebhookUrl"
+])
+type RuleErrorTag = "Alerts/RuleNotFound" | "Alerts/RuleProjectNotFound" | "Alerts/InvalidWebhookUrl"
+
+/** The rule errors as HTTP errors; others (the quota's LimitReached, 403) pass through with their own status. */
+const ruleErrors = <A, E extends { readonly _tag: string; readonly message: string }, R>(
+  effect: Effect.Effect<A, E, R>
 ) =>
-  Effect.catchAll(effect, (e) =>
-    Effect.fail(
-      e._tag === "Alerts/InvalidWebhookUrl"
-        ? new BadRequest({ message: e.message })
-        : new NotFound({ message: e.message })
-    )
+  Effect.catchIf(
+    effect,
+    (e): e is Extract<E, { readonly _tag: RuleErrorTag }> => RULE_ERRORS.has(e._tag),
+    (e) =>
+      Effect.fail(
+        e._tag === "Alerts/InvalidWebhookUrl"
+          ? new BadRequest({ message: e.message })
+          : new NotFound({ message: e.message })
+      )
   )
 
 const badCursor = (e: { readonly message: string }) => Effect.fail(new BadRequest({ message: e.message }))

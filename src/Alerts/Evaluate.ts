@@ -8,6 +8,7 @@
  * the audited bypass and enqueues one evaluation per rule and window bucket (job id dedupe), each under a fresh
  * system context for the rule's organization and project, so each evaluation has its own request id.
  */
+import { Quotas } from "../Limits/Quotas.js"
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option } from "effect"
 import { Producer } from "../Queue/Producer.js"
@@ -24,7 +25,7 @@ export const TICK_BYPASS_REASON = "alerts-tick"
 export const EVALUATION_REASON = "alert-evaluation"
 
 export type Evaluation =
-  | { readonly _tag: "Skipped"; readonly reason: "missing" | "disabled" }
+  | { readonly _tag: "Skipped"; readonly reason: "missing" | "disabled" | "over-quota" }
   | { readonly _tag: "Below"; readonly count: number }
   | { readonly _tag: "CoolingDown"; readonly count: number }
   | { readonly _tag: "Triggered"; readonly count: number; readonly eventId: string; readonly deliveryId: string }
@@ -42,6 +43,7 @@ export class AlertEvaluator extends Effect.Service<AlertEvaluator>()("Alerts/Ale
     const producer = yield* Producer
     const readSql = yield* ReadSql
     const sql = yield* SqlClient.SqlClient
+    const quotas = yield* Quotas
 
     /** COUNT of the rule's matching logs in [from, to), on the read client in the tenant's scope. */
     const countMatching = (rule: StoredRule, from: Date, to: Date) =>
@@ -66,6 +68,10 @@ export class AlertEvaluator extends Effect.Service<AlertEvaluator>()("Alerts/Ale
         if (Option.isNone(found)) return { _tag: "Skipped", reason: "missing" } satisfies Evaluation
         const rule = found.value
         if (!rule.enabled) return { _tag: "Skipped", reason: "disabled" } satisfies Evaluation
+        // an organization over its monthly or storage quota is not evaluated (logged and audited by the check)
+        if (!(yield* quotas.allowAlertEvaluation)) {
+          return { _tag: "Skipped", reason: "over-quota" } satisfies Evaluation
+        }
         const nowMs = yield* Clock.currentTimeMillis
         const to = new Date(nowMs)
         const from = new Date(nowMs - rule.windowMinutes * MINUTE_MS)

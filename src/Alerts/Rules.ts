@@ -4,6 +4,7 @@
  * again at connect time); the secret is sealed with SecretBox bound to `<organizationId>/<ruleId>` and returned once,
  * by `create` (generated when the caller gives none).
  */
+import { Quotas } from "../Limits/Quotas.js"
 import { randomBytes } from "node:crypto"
 import { Effect, Option, Redacted } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
@@ -54,6 +55,7 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
     const audit = yield* AuditLog
     const guard = yield* OutboundGuard
     const box = yield* SecretBox
+    const quotas = yield* Quotas
 
     const checkUrl = (url: string) =>
       guard.check(url).pipe(Effect.mapError((cause) => new InvalidWebhookUrl({ reason: cause.reason, cause })))
@@ -69,7 +71,11 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
         const secret = Redacted.make(input.webhookSecret ?? `whsec_${randomBytes(24).toString("base64url")}`)
         const sealed = yield* seal(id, secret)
         const rule = yield* audit.audited(
-          Effect.map(repo.insert({ ...rowOf(id, input), secret: sealed }), toApi),
+          // the organization's rule quota, checked in the inserting transaction (403 LimitReached at the limit)
+          Effect.zipRight(
+            quotas.checkCreate("alertRules"),
+            Effect.map(repo.insert({ ...rowOf(id, input), secret: sealed }), toApi)
+          ),
           (r) => ({ action: "alert_rule.create", target: { type: "alert_rule", id: r.id }, changes: auditChanges(r) })
         )
         return { rule, webhookSecret: secret } as const

@@ -16,6 +16,7 @@ import { ProjectsRepo } from "../../src/Sql/ProjectsRepo.js"
 import { RequestContext } from "../../src/RequestContext.js"
 import { tenant } from "../Sql/Fixtures.js"
 import { TestDatabase, TestDatabaseInfo } from "../support/Database.js"
+import { testLimits } from "../support/Limits.js"
 import { type Line, queueLayer } from "../Queue/Support.js"
 
 export interface Received {
@@ -74,6 +75,8 @@ export const shortBackoff = {
 
 export const alertsLayer = (file: string, prefix: string, lines: Array<Line>) =>
   Layer.mergeAll(AlertsLive, OrganizationsRepo.Default, ProjectsRepo.Default).pipe(
+    // the limits area (rule quota, alert-evaluation gate), as the roles run it
+    Layer.provideMerge(testLimits(file)),
     Layer.provideMerge(
       Layer.mergeAll(TestDatabase.layer(file), queueLayer(prefix, lines, { THREADLINE_ALLOW_PRIVATE_WEBHOOKS: "true" }))
     )
