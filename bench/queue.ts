@@ -1,31 +1,31 @@
 /**
  * Job throughput: raw BullMQ against Threadline's Producer + Consumer, side by side in one run, same Redis, same
- * concurrency, same job options. Each round enqueues N jobs one by one (CONCURRENCY adds in flight, as requests
- * would) while one worker (concurrency CONCURRENCY) drains them; the time is from the first add to the last
- * completion. Rounds alternate raw / raw carrying a same-sized `_ctx` / Threadline; per-round ratios, median.
+ * concurrency, same job options. Each round enqueues N jobs one by one from CONCURRENCY loops (each awaits its add
+ * before the next, as requests would) while one worker (concurrency CONCURRENCY) drains them; the time is from the
+ * first add to the last completion. Rounds alternate the variants; per-round ratios, median.
  *   REDIS_URL=redis://127.0.0.1:6379 npx tsx bench/queue.ts      (N=20000 by default; BENCH_JOBS to change)
+ * Optional rows:
+ *   BENCH_BULK=1         raw `Queue.addBulk` against `enqueueBulk`, BULK jobs per call (the same BullMQ API each side)
+ *   BENCH_BASELINE=dir   also runs the Producer + Consumer of another checkout's `dir/src` (before/after a change):
+ *                        `mkdir /tmp/before && git archive <rev> src package.json | tar -x -C /tmp/before &&
+ *                        ln -s "$PWD/node_modules" /tmp/before/node_modules`
  */
 import { Queue, Worker } from "bullmq"
 import { ConfigProvider, Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { Redis } from "ioredis"
-import { AppConfig } from "../src/Config.js"
-import * as Consumer from "../src/Queue/Consumer.js"
-import { Envelope } from "../src/Queue/Envelope.js"
 import * as Job from "../src/Queue/Job.js"
-import { Producer } from "../src/Queue/Producer.js"
-import { QueueRedis } from "../src/Queue/Redis.js"
-import { RequestContext } from "../src/RequestContext.js"
 
 const N = Number(process.env.BENCH_JOBS ?? 20_000)
 const CONCURRENCY = 50
-const ROUNDS = 3
+const BULK = 100
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const PREFIX = `tlbench-${Date.now().toString(36)}`
 
 const definition = (name: string) =>
   Job.define({ name, payload: Schema.Struct({ n: Schema.Int }), worker: { concurrency: CONCURRENCY } })
 
-/** Runs `f(0..n-1)` with at most `limit` calls in flight. */
+/** Runs `f(0..n-1)` from `limit` loops, each awaiting its call before the next. */
 const pool = async (n: number, limit: number, f: (i: number) => Promise<unknown>) => {
   let next = 0
   await Promise.all(
@@ -35,8 +35,11 @@ const pool = async (n: number, limit: number, f: (i: number) => Promise<unknown>
   )
 }
 
+const chunks = (n: number) => Array.from({ length: Math.ceil(n / BULK) }, (_, c) => c * BULK)
+const range = (from: number) => Array.from({ length: Math.min(BULK, N - from) }, (_, i) => ({ n: from + i }))
+
 /** `withContext`: raw BullMQ carrying a same-sized `_ctx` by hand (no signing, no Schema, no Effect). */
-const raw = async (name: string, withContext?: Record<string, unknown>): Promise<number> => {
+const raw = async (name: string, mode: "add" | "bulk", withContext?: Record<string, unknown>): Promise<number> => {
   const job = definition(name)
   const producer = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 })
   const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null })
@@ -55,8 +58,15 @@ const raw = async (name: string, withContext?: Record<string, unknown>): Promise
   worker.on("completed", () => {
     if (++completed === N) resolve()
   })
+  const options = Job.jobOptions(job)
   const start = performance.now()
-  await pool(N, CONCURRENCY, (n) => queue.add(name, { n, ...withContext }, Job.jobOptions(job)))
+  if (mode === "add") await pool(N, CONCURRENCY, (n) => queue.add(name, { n, ...withContext }, options))
+  else {
+    const starts = chunks(N)
+    await pool(starts.length, CONCURRENCY / 10, (c) =>
+      queue.addBulk(range(starts[c]!).map((data) => ({ name, data: { ...data, ...withContext }, opts: options })))
+    )
+  }
   await done
   const elapsed = performance.now() - start
   await worker.close()
@@ -66,59 +76,79 @@ const raw = async (name: string, withContext?: Record<string, unknown>): Promise
   return elapsed
 }
 
-const QueueLive = Layer.mergeAll(QueueRedis.Default, Envelope.Default, Producer.Default).pipe(
-  Layer.provideMerge(AppConfig.Default),
-  Layer.provide(
-    Layer.setConfigProvider(
-      ConfigProvider.fromMap(
-        new Map([
-          ["REDIS_URL", REDIS_URL],
-          ["THREADLINE_QUEUE_PREFIX", PREFIX]
-        ])
-      )
-    )
-  ),
-  Layer.provideMerge(Logger.minimumLogLevel(LogLevel.Warning))
-)
+/** The modules a Threadline variant runs: this checkout's `src`, or a baseline's (same exports, same signatures). */
+const load = async (src: string) => ({
+  AppConfig: ((await import(`${src}/Config.js`)) as typeof import("../src/Config.js")).AppConfig,
+  Consumer: (await import(`${src}/Queue/Consumer.js`)) as typeof import("../src/Queue/Consumer.js"),
+  Envelope: ((await import(`${src}/Queue/Envelope.js`)) as typeof import("../src/Queue/Envelope.js")).Envelope,
+  Producer: ((await import(`${src}/Queue/Producer.js`)) as typeof import("../src/Queue/Producer.js")).Producer,
+  QueueRedis: ((await import(`${src}/Queue/Redis.js`)) as typeof import("../src/Queue/Redis.js")).QueueRedis,
+  RequestContext: ((await import(`${src}/RequestContext.js`)) as typeof import("../src/RequestContext.js"))
+    .RequestContext
+})
+type Modules = Awaited<ReturnType<typeof load>>
 
-const threadline = (name: string): Promise<number> =>
+const layerOf = (m: Modules) =>
+  Layer.mergeAll(m.QueueRedis.Default, m.Envelope.Default, m.Producer.Default).pipe(
+    Layer.provideMerge(m.AppConfig.Default),
+    Layer.provide(
+      Layer.setConfigProvider(
+        ConfigProvider.fromMap(
+          new Map([
+            ["REDIS_URL", REDIS_URL],
+            ["THREADLINE_QUEUE_PREFIX", PREFIX]
+          ])
+        )
+      )
+    ),
+    Layer.provideMerge(Logger.minimumLogLevel(LogLevel.Warning))
+  )
+
+const threadline = (m: Modules, name: string, mode: "add" | "bulk"): Promise<number> =>
   Effect.gen(function* () {
     const job = definition(name)
     let completed = 0
     let sum = 0
     let resolve = () => {}
     const done = new Promise<void>((r) => (resolve = r))
-    const worker = yield* Consumer.make(job, (payload) =>
-      Effect.map(RequestContext, () => {
+    const worker = yield* m.Consumer.make(job, (payload) =>
+      Effect.map(m.RequestContext, () => {
         sum += payload.n
       })
     )
     worker.on("completed", () => {
       if (++completed === N) resolve()
     })
-    const producer = yield* Producer
-    const ctx = RequestContext.system("bench")
+    const producer = yield* m.Producer
+    const starts = chunks(N)
+    let next = 0
+    // the same shape as `pool`: a fixed number of loops, each enqueuing (awaiting) one call after another
+    const loop =
+      mode === "add"
+        ? Effect.whileLoop({ while: () => next < N, body: () => producer.enqueue(job, { n: next++ }), step: () => {} })
+        : Effect.whileLoop({
+            while: () => next < starts.length,
+            body: () => producer.enqueueBulk(job, range(starts[next++]!)),
+            step: () => {}
+          })
+    const loops = mode === "add" ? CONCURRENCY : CONCURRENCY / 10
     const start = performance.now()
-    yield* Effect.forEach(
-      Array.from({ length: N }, (_, n) => n),
-      (n) => producer.enqueue(job, { n }),
-      {
-        concurrency: CONCURRENCY,
-        discard: true
-      }
-    ).pipe(RequestContext.withContext(ctx))
+    yield* Effect.all(
+      Array.from({ length: loops }, () => loop),
+      { concurrency: "unbounded", discard: true }
+    ).pipe(m.RequestContext.withContext(m.RequestContext.system("bench")))
     yield* Effect.promise(() => done)
     const elapsed = performance.now() - start
     if (sum !== (N * (N - 1)) / 2) return yield* Effect.dieMessage("threadline: wrong payloads")
     return elapsed
-  }).pipe(Effect.scoped, Effect.provide(QueueLive), Effect.runPromise)
+  }).pipe(Effect.scoped, Effect.provide(layerOf(m)), Effect.runPromise)
 
 /** A real sealed `_ctx`, so the hand-carried variant moves exactly as many bytes per job as Threadline. */
-const sealedContextSample = () =>
-  Effect.map(Envelope, (envelope) => {
-    const { n: _n, ...rest } = envelope.seal("bench", RequestContext.system("bench"), { n: 0 })
+const sealedContextSample = (m: Modules) =>
+  Effect.map(m.Envelope, (envelope) => {
+    const { n: _n, ...rest } = envelope.seal("bench", m.RequestContext.system("bench"), { n: 0 })
     return rest
-  }).pipe(Effect.provide(QueueLive), Effect.runPromise)
+  }).pipe(Effect.provide(layerOf(m)), Effect.runPromise)
 
 const cleanup = async () => {
   const redis = new Redis(REDIS_URL)
@@ -138,35 +168,69 @@ const main = async () => {
   console.log(
     `${N} jobs, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, Redis ${REDIS_URL.replace(/\/\/.*@/, "//***@")}`
   )
-  const sampleCtx = await sealedContextSample()
+  const current = await load("../src")
+  const baselineDir = process.env.BENCH_BASELINE
+  const baseline = baselineDir === undefined ? undefined : await load(`${baselineDir}/src`)
+  const sampleCtx = await sealedContextSample(current)
+  const variants: Array<[string, (name: string) => Promise<number>]> = [
+    ["raw", (name) => raw(name, "add")],
+    ["raw+_ctx bytes", (name) => raw(name, "add", sampleCtx)],
+    ["threadline", (name) => threadline(current, name, "add")]
+  ]
+  if (baseline !== undefined) variants.push(["baseline threadline", (name) => threadline(baseline, name, "add")])
+  if (process.env.BENCH_BULK === "1") {
+    variants.push(["raw addBulk", (name) => raw(name, "bulk")])
+    variants.push(["threadline enqueueBulk", (name) => threadline(current, name, "bulk")])
+  }
   // warm-up: JIT and connection set-up, not measured
-  await raw("warm-raw")
-  await raw("warm-rawctx", sampleCtx)
-  await threadline("warm-tl")
+  for (const [label, run] of variants) await run(`warm-${label.toLowerCase().replace(/\W+/g, "-")}`)
   await cleanup()
-  const rawTimes: Array<number> = []
-  const rawCtxTimes: Array<number> = []
-  const tlTimes: Array<number> = []
+  const times = new Map(variants.map(([label]) => [label, [] as Array<number>]))
+  // CPU time of this process per job (producer and consumer together): less sensitive to a loaded machine than jobs/s
+  const cpu = new Map(variants.map(([label]) => [label, [] as Array<number>]))
   for (let round = 0; round < ROUNDS; round++) {
-    rawTimes.push(await raw(`raw-${round}`))
-    rawCtxTimes.push(await raw(`rawctx-${round}`, sampleCtx))
-    tlTimes.push(await threadline(`tl-${round}`))
-    console.log(
-      `round ${round + 1}: raw ${rate(rawTimes[round]!)}, raw+_ctx bytes ${rate(rawCtxTimes[round]!)}, ` +
-        `threadline ${rate(tlTimes[round]!)} jobs/s`
-    )
+    const line: Array<string> = []
+    for (const [label, run] of variants) {
+      const before = process.cpuUsage()
+      const ms = await run(`${label.toLowerCase().replace(/\W+/g, "-")}-${round}`)
+      const used = process.cpuUsage(before)
+      times.get(label)!.push(ms)
+      cpu.get(label)!.push((used.user + used.system) / N)
+      line.push(`${label} ${rate(ms)}`)
+    }
+    console.log(`round ${round + 1}: ${line.join(", ")} jobs/s`)
     await cleanup()
   }
   // ratios are paired per round (same machine load), then the median is taken
-  const ratio = (base: Array<number>) => median(tlTimes.map((t, i) => base[i]! / t)).toFixed(3)
+  const ratio = (label: string, base: string) => {
+    const over = times.get(label)!
+    const under = times.get(base)!
+    return median(over.map((t, i) => under[i]! / t)).toFixed(3)
+  }
+  const rateOf = (label: string) => rate(median(times.get(label)!))
   console.log(
-    `median: raw BullMQ ${rate(median(rawTimes))} jobs/s, Threadline ${rate(median(tlTimes))} jobs/s, ` +
-      `ratio ${ratio(rawTimes)} (goal >= 0.9)`
+    `median: raw BullMQ ${rateOf("raw")} jobs/s, Threadline ${rateOf("threadline")} jobs/s, ` +
+      `ratio ${ratio("threadline", "raw")} (goal >= 0.9)`
   )
   console.log(
-    `        raw BullMQ carrying a same-sized _ctx by hand ${rate(median(rawCtxTimes))} jobs/s, ` +
-      `Threadline / that ${ratio(rawCtxTimes)}`
+    `        raw BullMQ carrying a same-sized _ctx by hand ${rateOf("raw+_ctx bytes")} jobs/s, ` +
+      `Threadline / that ${ratio("threadline", "raw+_ctx bytes")}`
   )
+  console.log(
+    `        CPU µs per job (median): ${variants.map(([label]) => `${label} ${median(cpu.get(label)!).toFixed(0)}`).join(", ")}`
+  )
+  if (baseline !== undefined) {
+    console.log(
+      `        baseline Threadline (${baselineDir}) ${rateOf("baseline threadline")} jobs/s, ` +
+        `ratio ${ratio("baseline threadline", "raw")}; this / baseline ${ratio("threadline", "baseline threadline")}`
+    )
+  }
+  if (process.env.BENCH_BULK === "1") {
+    console.log(
+      `        bulk (${BULK} per call): raw addBulk ${rateOf("raw addBulk")} jobs/s, enqueueBulk ` +
+        `${rateOf("threadline enqueueBulk")} jobs/s, ratio ${ratio("threadline enqueueBulk", "raw addBulk")}`
+    )
+  }
 }
 
 main().catch(async (error: unknown) => {

@@ -67,68 +67,65 @@ export const make = <A, I extends EncodedPayload, E, R>(job: JobDefinition<A, I>
         Effect.zipRight(Effect.fail(new UnrecoverableError(reason)))
       )
 
+    /** The captured runtime's log annotations plus this worker's job name, computed once. */
+    const baseAnnotations = HashMap.set(
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations),
+      "job",
+      job.name as unknown
+    )
+
     /**
      * The job's unit of work runs on a runtime derived per job from the captured one: the context, the parent span
      * (from `_ctx.traceparent`, so spans the handler creates join the producer's trace) and the log annotations are
      * set when the fiber starts. Providing them with `withContext`/`annotateLogs`/`withSpan` instead cost 7× as much
-     * per job (bench/queue.ts).
+     * per job (bench/queue.ts). One `merge` copies the captured context once (two `add`s would copy it twice).
      */
-    const runtimeFor = (ctx: RequestContextData, annotations: Record<string, unknown>) => {
-      let logAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
-      for (const key in annotations) logAnnotations = HashMap.set(logAnnotations, key, annotations[key])
-      return Runtime.make({
-        context: runtime.context.pipe(
-          Context.add(RequestContext, ctx),
-          Context.add(Tracer.ParentSpan, parentSpanOf(ctx))
+    const runtimeFor = (ctx: RequestContextData, jobId: string, attempt: number) =>
+      Runtime.make({
+        context: Context.merge(
+          runtime.context,
+          Context.make(RequestContext, ctx).pipe(Context.add(Tracer.ParentSpan, parentSpanOf(ctx)))
         ),
         fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
           fiberId: FiberId.none,
           fiberRef: FiberRef.currentLogAnnotations,
-          value: logAnnotations
+          value: HashMap.set(HashMap.set(baseAnnotations, "jobId", jobId as unknown), "attempt", attempt)
         }),
         runtimeFlags: runtime.runtimeFlags
       })
-    }
 
-    /** Settles BullMQ's promise from the fiber; a failure is logged under the job's context, then retried by BullMQ. */
-    const settle = (
-      fiber: Fiber.RuntimeFiber<unknown, unknown>,
-      onFailure: (cause: Cause.Cause<unknown>) => void,
-      signal: AbortSignal | undefined
-    ) =>
+    /**
+     * Settles BullMQ's promise from the fiber; a failure is logged under the job's context (`jobRuntime`), then
+     * retried by BullMQ. The processor takes no AbortSignal (BullMQ then creates no AbortController per job,
+     * measurable in the bench): handlers are interrupted by shutdown through `running`; nothing calls `cancelJob`.
+     */
+    const settle = (fiber: Fiber.RuntimeFiber<unknown, unknown>, jobRuntime: Runtime.Runtime<never> | undefined) =>
       new Promise<void>((resolve, reject) => {
         running.add(fiber)
-        const cancel = () => fiber.unsafeInterruptAsFork(FiberId.none)
-        signal?.addEventListener("abort", cancel, { once: true })
         fiber.addObserver((exit) => {
           running.delete(fiber)
-          signal?.removeEventListener("abort", cancel)
           if (Exit.isSuccess(exit)) return resolve()
-          onFailure(exit.cause)
+          if (jobRuntime !== undefined && !Cause.isInterruptedOnly(exit.cause)) {
+            Runtime.runFork(jobRuntime)(Effect.logError("job failed", exit.cause))
+          }
           reject(toThrowable(exit.cause))
         })
       })
 
     /** The BullMQ processor. */
-    const processJob = (bullJob: Job, _token?: string, signal?: AbortSignal): Promise<void> => {
+    const processJob = (bullJob: Job): Promise<void> => {
       const jobId = bullJob.id ?? ""
       const opened = envelope.open(job.name, bullJob.data, { id: jobId, timestamp: bullJob.timestamp })
-      const payload = Either.flatMap(opened, (o) =>
-        Either.mapLeft(decodePayload(o.payload), (e) => `invalid payload: ${describeParseError(e)}`)
-      )
-      if (Either.isLeft(opened) || Either.isLeft(payload)) {
-        const reason = Either.isLeft(opened) ? opened.left : Either.isLeft(payload) ? payload.left : ""
-        return settle(runFork(reject(jobId, reason)), () => {}, signal)
+      if (Either.isLeft(opened)) return settle(runFork(reject(jobId, opened.left)), undefined)
+      const payload = decodePayload(opened.right.payload)
+      if (Either.isLeft(payload)) {
+        return settle(runFork(reject(jobId, `invalid payload: ${describeParseError(payload.left)}`)), undefined)
       }
       const meta: JobMeta = { jobId, attempt: bullJob.attemptsMade + 1 }
-      const jobRuntime = runtimeFor(opened.right.ctx, { job: job.name, jobId, attempt: meta.attempt })
+      const jobRuntime = runtimeFor(opened.right.ctx, jobId, meta.attempt)
       // R ⊆ Exclude<R, RequestContext> | RequestContext, which TypeScript cannot see through the conditional type
       const effect = Effect.suspend(() => handler(payload.right, meta)) as Effect.Effect<unknown, E, RequestContext>
-      const fiber = Runtime.runFork(jobRuntime)(effect)
-      const logFailure = (cause: Cause.Cause<unknown>) => {
-        if (!Cause.isInterruptedOnly(cause)) Runtime.runFork(jobRuntime)(Effect.logError("job failed", cause))
-      }
-      return settle(fiber, logFailure, signal)
+      return settle(Runtime.runFork(jobRuntime)(effect), jobRuntime)
     }
 
     const worker = yield* Effect.acquireRelease(

@@ -78,6 +78,21 @@ const tampered = "_ctx signature mismatch: the context or payload was altered, o
 
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+type Wire = { readonly v: number } & typeof RequestContextSchema.Encoded
+
+/** The unsigned `_ctx` of a job enqueued under `ctx`; its key order is the order the signature was computed in. */
+const wireOf = (ctx: RequestContextData, traceparent: string): Wire => ({
+  v: WIRE_VERSION,
+  origin: ctx.origin,
+  actor: ctx.actor,
+  organizationId: ctx.organizationId,
+  projectId: ctx.projectId,
+  userId: ctx.userId,
+  apiKeyId: ctx.apiKeyId,
+  requestId: ctx.requestId,
+  traceparent
+})
+
 /** What a consumer gets from a job's data: the context to run under and the still-encoded payload. */
 export interface Opened {
   readonly ctx: RequestContextData
@@ -90,37 +105,70 @@ export interface RunIdentity {
   readonly timestamp: number
 }
 
+/** Bound of the decoded-context memo (a fan-out's jobs share one context; distinct requests each add one entry). */
+const DECODED_MAX = 4_096
+
 export class Envelope extends Effect.Service<Envelope>()("Queue/Envelope", {
   effect: Effect.map(AppConfig, (config) => {
     const key = deriveKey(config.secretKey)
-    const sign = (jobName: string, unsigned: string, payload: string): string =>
-      createHmac("sha256", key).update(`${jobName}\n${unsigned}\n${payload}`).digest("base64url")
+    const mac = (jobName: string, unsignedJson: string, payload: EncodedPayload): Buffer =>
+      createHmac("sha256", key)
+        .update(`${jobName}\n${unsignedJson}\n${JSON.stringify(payload)}`)
+        .digest()
 
-    const verify = (jobName: string, unsigned: object, payload: EncodedPayload, sig: string): boolean => {
-      const expected = Buffer.from(sign(jobName, JSON.stringify(unsigned), JSON.stringify(payload)), "base64url")
+    const verify = (jobName: string, unsignedJson: string, payload: EncodedPayload, sig: string): boolean => {
+      const expected = mac(jobName, unsignedJson, payload)
       const given = Buffer.from(sig, "base64url")
       return given.length === expected.length && timingSafeEqual(given, expected)
     }
 
     const sealed = (jobName: string, unsigned: object, payload: EncodedPayload): Record<string, unknown> => {
-      const sig = sign(jobName, JSON.stringify(unsigned), JSON.stringify(payload))
+      const sig = mac(jobName, JSON.stringify(unsigned), payload).toString("base64url")
       return { ...payload, _ctx: { ...unsigned, sig } }
     }
 
-    /** The job data for `payload` enqueued under `ctx`. */
-    const seal = (jobName: string, ctx: RequestContextData, payload: EncodedPayload) => {
-      const unsigned: { readonly v: number } & typeof RequestContextSchema.Encoded = {
-        v: WIRE_VERSION,
-        origin: ctx.origin,
-        actor: ctx.actor,
-        organizationId: ctx.organizationId,
-        projectId: ctx.projectId,
-        userId: ctx.userId,
-        apiKeyId: ctx.apiKeyId,
-        requestId: ctx.requestId,
-        traceparent: childTraceparent(ctx.traceparent)
+    /**
+     * `_ctx` without its traceparent, as JSON without the closing brace, per context object: every job enqueued
+     * under one context shares it, and only the traceparent (a new span id per job) differs.
+     */
+    const heads = new WeakMap<RequestContextData, string>()
+    const headOf = (ctx: RequestContextData): string => {
+      let head = heads.get(ctx)
+      if (head === undefined) {
+        const { traceparent: _, ...unsigned } = wireOf(ctx, "")
+        head = JSON.stringify(unsigned).slice(0, -1)
+        heads.set(ctx, head)
       }
-      return sealed(jobName, unsigned, payload)
+      return head
+    }
+
+    /** The job data for `payload` enqueued under `ctx`. */
+    const seal = (jobName: string, ctx: RequestContextData, payload: EncodedPayload): Record<string, unknown> => {
+      const traceparent = childTraceparent(ctx.traceparent)
+      // the same text JSON.stringify gives for the `_ctx` object below (same keys, same order), without building it
+      const unsignedJson = `${headOf(ctx)},"traceparent":"${traceparent}"}`
+      const _ctx: Record<string, unknown> = wireOf(ctx, traceparent)
+      _ctx.sig = mac(jobName, unsignedJson, payload).toString("base64url")
+      return { ...payload, _ctx }
+    }
+
+    /**
+     * Decoding a context with the Schema costs more than the rest of opening a job, and the jobs of one fan-out all
+     * carry the same context but for the traceparent's span id. So the decoded context is memoised by its exact
+     * wire text without the traceparent (which is checked on its own, with the same pattern the Schema uses); only
+     * contexts whose signature verified are kept. The result is the one the Schema gives, hit or miss.
+     */
+    const decoded = new Map<string, Omit<RequestContextData, "traceparent">>()
+    const memoKey = (unsignedJson: string, traceparent: unknown): string | undefined => {
+      if (typeof traceparent !== "string" || !Traceparent.isValid(traceparent)) return undefined
+      const suffix = `,"traceparent":"${traceparent}"}`
+      return unsignedJson.endsWith(suffix) ? unsignedJson.slice(0, -suffix.length) : undefined
+    }
+    const remember = (key: string | undefined, ctx: RequestContextData) => {
+      if (key === undefined) return
+      if (decoded.size >= DECODED_MAX) decoded.clear()
+      const { traceparent: _, ...rest } = ctx
+      decoded.set(key, rest)
     }
 
     /** The job data of a scheduler's template: every run gets its own system context when it is consumed. */
@@ -152,12 +200,20 @@ export class Envelope extends Effect.Service<Envelope>()("Queue/Envelope", {
       if ("schedule" in unsigned) {
         const schedule = decodeSchedule(unsigned)
         if (Either.isLeft(schedule)) return Either.left(`invalid scheduler _ctx: ${describeParseError(schedule.left)}`)
-        if (!verify(jobName, unsigned, payload, sig)) return Either.left(tampered)
+        if (!verify(jobName, JSON.stringify(unsigned), payload, sig)) return Either.left(tampered)
         return Either.right({ ctx: systemContextFor(schedule.right.reason, run), payload })
+      }
+      const unsignedJson = JSON.stringify(unsigned)
+      const key = memoKey(unsignedJson, unsigned.traceparent)
+      const known = key === undefined ? undefined : decoded.get(key)
+      if (known !== undefined) {
+        if (!verify(jobName, unsignedJson, payload, sig)) return Either.left(tampered)
+        return Either.right({ ctx: { ...known, traceparent: unsigned.traceparent as string, origin: "job" }, payload })
       }
       const ctx = decodeContext(unsigned)
       if (Either.isLeft(ctx)) return Either.left(`invalid _ctx: ${describeParseError(ctx.left)}`)
-      if (!verify(jobName, unsigned, payload, sig)) return Either.left(tampered)
+      if (!verify(jobName, unsignedJson, payload, sig)) return Either.left(tampered)
+      remember(key, ctx.right)
       return Either.right({ ctx: { ...ctx.right, origin: "job" }, payload })
     }
 

@@ -101,6 +101,8 @@ describe("threadline serve (child process)", () => {
             )
             .pipe(RequestContext.withContext(ctx))
           const main = yield* spawnMain(["serve", "--roles", "worker"], env({ THREADLINE_SHUTDOWN_TIMEOUT_MS: "300" }))
+          // start-up on a loaded machine can take longer than `eventually`'s bound; that is not what is tested here
+          yield* main.line((l) => l.msg === "threadline ready")
           yield* eventually(Effect.promise(() => queue.getActiveCount()).pipe(Effect.map((n) => n === 5)))
           main.child.kill("SIGTERM")
           expect(yield* main.exited).toBe(0)
