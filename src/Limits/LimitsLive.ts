@@ -1,11 +1,12 @@
 /**
  * The limits area as one layer for a process role: rate limits, quotas and usage on the shared Redis, their ports on
  * the real tables (LimitsStorage.ts), the adapters other areas consume (the logs area's `Quota`, the HTTP platform's
- * `RequestLimiter`) and the periodic usage flush, with a last round when the process stops.
+ * `RequestLimiter`, the Producer's `EnqueueObserver` for job attribution) and the periodic usage flush, with a last round when the process stops.
  */
 import { Effect, Layer } from "effect"
 import { RequestLimiter } from "../Http/RequestLimiter.js"
 import { Buckets } from "./Buckets.js"
+import { EnqueueObserverLive } from "./JobAttribution.js"
 import { LimitsConfig } from "./LimitsConfig.js"
 import { LimitsRedis } from "./LimitsRedis.js"
 import { LimitsStorageLive } from "./LimitsStorage.js"
@@ -36,6 +37,9 @@ export const RequestLimiterLive = Layer.effect(
   Effect.map(RateLimiter, (limiter) => ({ check: limiter.check }))
 )
 
-export const LimitsLive = Layer.mergeAll(LogsQuota.layer, RequestLimiterLive, UsageFlush.Loop).pipe(
-  Layer.provideMerge(Services)
-)
+export const LimitsLive = Layer.mergeAll(
+  LogsQuota.layer,
+  RequestLimiterLive,
+  EnqueueObserverLive,
+  UsageFlush.Loop
+).pipe(Layer.provideMerge(Services))

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { afterAll, expect, layer } from "@effect/vitest"
 import { Effect, Layer, Schedule, Schema } from "effect"
-import { MeteredProducer } from "../../src/Limits/MeteredProducer.js"
+import { EnqueueObserverLive } from "../../src/Limits/JobAttribution.js"
 import { Usage } from "../../src/Limits/Usage.js"
 import { UsageFlush } from "../../src/Limits/UsageFlush.js"
 import * as Consumer from "../../src/Queue/Consumer.js"
@@ -29,11 +29,13 @@ const FollowUp = Job.define({ name: `limits-follow-${suffix}`, payload: Schema.S
 
 /** A consumer that enqueues one follow-up job per job, under the job's own context (origin `job`). */
 const FollowUps = Consumer.layer(Work, ({ n }) =>
-  Effect.flatMap(MeteredProducer, (producer) => producer.enqueue(FollowUp, { n }))
+  Effect.flatMap(Producer, (producer) => producer.enqueue(FollowUp, { n }))
 )
 
 const Live = FollowUps.pipe(
-  Layer.provideMerge(Layer.mergeAll(MeteredProducer.Default, UsageFlush.Default, Usage.Default)),
+  // the observer the roles get from LimitsLive: every enqueue through the plain Producer is counted
+  Layer.provideMerge(EnqueueObserverLive),
+  Layer.provideMerge(Layer.mergeAll(UsageFlush.Default, Usage.Default)),
   Layer.provideMerge(Layer.mergeAll(Producer.Default, QueueRedis.Default, Envelope.Default)),
   Layer.provideMerge(databaseLayer("jobs")),
   Layer.provideMerge(appConfig(env)),
@@ -51,7 +53,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("job enqueue attribu
     Effect.gen(function* () {
       const a = org("a")
       const b = org("b")
-      const producer = yield* MeteredProducer
+      const producer = yield* Producer
       const usage = yield* Usage
       yield* Effect.forEach(
         Array.from({ length: 4 }, (_, n) => n),
