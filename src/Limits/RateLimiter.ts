@@ -99,7 +99,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("Limits/RateLimit
           )
         )
       }
-    ).pipe(Effect.withSpan("Limits.rateLimit", { captureStackTrace: false }))
+    )
 
     return { check } as const
   }),
