@@ -183,14 +183,19 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
         }
       }
       inFlight.add(entry)
+      let abandoned = false
       res.once("close", () => {
-        if (!res.writableEnded) fiber.unsafeInterruptAsFork(clientAbortFiberId)
+        if (res.writableEnded) return
+        abandoned = true
+        fiber.unsafeInterruptAsFork(clientAbortFiberId)
       })
       fiber.addObserver((exit) => {
         inFlight.delete(entry)
         // Finalizers of the request's scope (rarely any) run after its fiber, not as one more step of every request.
         if (scope.used) Runtime.runFork(runtime, scope.close(exit))
         if (res.headersSent) return
+        // the client went away: no answer to write, and not a server error (verify found these logged as 500)
+        if (abandoned) return writer.abandoned(req, state)
         writer.error(req, res, state, 500, "InternalServerError", "Internal Server Error")
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
           Runtime.runFork(runtime, Effect.logError("request fiber failed", exit.cause))

@@ -39,6 +39,11 @@ export interface Writer {
     message: string,
     extra?: Readonly<Record<string, string>>
   ) => void
+  /**
+   * A request whose client went away before its answer: nothing can be written; its access log line says 499
+   * (the nginx convention for "client closed request"), not a server error.
+   */
+  readonly abandoned: (req: IncomingMessage, state: RequestStateData) => void
   /** Stream bodies are written by the fiber (back-pressure); everything else synchronously. */
   readonly respond: (
     req: IncomingMessage,
@@ -147,5 +152,7 @@ export const makeWriter = (security: Security, accessLog: AccessLog.AccessLogSin
     return Effect.logError("unsupported response body", { body: body._tag })
   }
 
-  return { write, error, respond }
+  const abandoned: Writer["abandoned"] = (req, state) => log(req, state, 499)
+
+  return { write, error, abandoned, respond }
 }

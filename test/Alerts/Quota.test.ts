@@ -62,8 +62,7 @@ describe("alert quotas", () => {
         expect(audit.rows[0]).toMatchObject({ request_id: ctx.requestId, actor_type: "system" })
         expect(audit.rows[0]!.changes.quotas).toEqual(["ingestEventsPerMonth"])
         const warning = lines.find(
-          (l) =>
-            l.msg === "limits: alert evaluation skipped, organization over quota" && l.requestId === ctx.requestId
+          (l) => l.msg === "limits: alert evaluation skipped, organization over quota" && l.requestId === ctx.requestId
         )
         expect(warning).toBeDefined()
         const events = yield* asOwner((c) => c.query("SELECT 1 FROM alert_events WHERE organization_id = $1", [t.org]))
