@@ -48,7 +48,8 @@ export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
       logLevel: yield* Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
       adminEmails: yield* list("THREADLINE_ADMIN_EMAILS"),
       corsOrigins: yield* list("THREADLINE_CORS_ORIGINS"),
-      secureCookies: yield* Config.boolean("THREADLINE_SECURE_COOKIES").pipe(Config.withDefault(env === "production")),
+      // API.md: Secure unless configured off (THREADLINE_SECURE_COOKIES=false) for local development over http
+      secureCookies: yield* Config.boolean("THREADLINE_SECURE_COOKIES").pipe(Config.withDefault(true)),
       sessionTtlSeconds: yield* Config.integer("THREADLINE_SESSION_TTL_SECONDS").pipe(Config.withDefault(7 * 86_400)),
       allowPrivateWebhooks: yield* Config.boolean("THREADLINE_ALLOW_PRIVATE_WEBHOOKS").pipe(Config.withDefault(false)),
       alertTickSeconds: yield* Config.integer("THREADLINE_ALERT_TICK_SECONDS").pipe(Config.withDefault(60)),

@@ -27,9 +27,48 @@ export const RuleInput = Schema.Struct({
   cooldownMinutes: Schema.optional(Schema.Int.pipe(Schema.between(0, 7 * 24 * 60))),
   enabled: Schema.optional(Schema.Boolean),
   webhookUrl: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)),
-  webhookSecret: Schema.optional(Schema.String.pipe(Schema.minLength(16), Schema.maxLength(200)))
+  // any non-empty secret: the receiver chooses it (API.md sets no length); when absent one is generated
+  webhookSecret: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))
 })
 export type RuleInput = typeof RuleInput.Type
+
+/**
+ * The body of PUT: any subset of the rule's fields. Fields left out keep their current value (a client can send
+ * `{ "enabled": false }`, or the document it read back); `null` clears an optional field.
+ */
+export const RulePatch = Schema.partial(RuleInput)
+export type RulePatch = typeof RulePatch.Type
+
+/** The rule after `patch`: the patch's fields where present, the current rule's elsewhere. */
+export const patchedInput = (current: AlertRule, patch: RulePatch): RuleInput => {
+  const base: RuleInput = {
+    name: current.name,
+    projectId: current.projectId === null ? null : ProjectId.make(current.projectId),
+    service: current.service,
+    level: current.level as RuleInput["level"],
+    query: current.query,
+    threshold: current.threshold,
+    windowMinutes: current.windowMinutes,
+    cooldownMinutes: current.cooldownMinutes,
+    enabled: current.enabled,
+    webhookUrl: current.webhookUrl
+  }
+  // the patch's value where it has the key (`null` included), the current one elsewhere
+  const pick = <K extends keyof RuleInput>(key: K): RuleInput[K] => (patch[key] !== undefined ? patch[key] : base[key])
+  return {
+    name: pick("name"),
+    projectId: pick("projectId"),
+    service: pick("service"),
+    level: pick("level"),
+    query: pick("query"),
+    threshold: pick("threshold"),
+    windowMinutes: pick("windowMinutes"),
+    cooldownMinutes: pick("cooldownMinutes"),
+    enabled: pick("enabled"),
+    webhookUrl: pick("webhookUrl"),
+    ...(patch.webhookSecret !== undefined ? { webhookSecret: patch.webhookSecret } : {})
+  }
+}
 
 /** What list/get/update return: no secret, only whether one is set. */
 export interface AlertRule {

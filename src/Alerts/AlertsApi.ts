@@ -7,11 +7,12 @@ import { LimitReached } from "../Limits/Quotas.js"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../Http/Errors.js"
-import { RuleInput } from "./AlertRule.js"
+import { RuleInput, RulePatch } from "./AlertRule.js"
 
 const strict = { parseOptions: { errors: "all" as const } }
 
 export const RulePayload = RuleInput.annotations(strict)
+export const RulePatchPayload = RulePatch.annotations(strict)
 
 const OrgPath = Schema.Struct({ org: Schema.String })
 const RulePath = Schema.Struct({ org: Schema.String, ruleId: Schema.String })
@@ -97,7 +98,7 @@ export class AlertsApi extends HttpApiGroup.make("alerts")
   .add(
     HttpApiEndpoint.put("updateRule", "/api/v1/orgs/:org/alert-rules/:ruleId")
       .setPath(RulePath)
-      .setPayload(RulePayload)
+      .setPayload(RulePatchPayload)
       .addSuccess(RuleView)
       .addError(BadRequest)
   )

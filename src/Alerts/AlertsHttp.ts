@@ -5,8 +5,8 @@
 import { Effect, Option, Redacted, Schema } from "effect"
 import { BadRequest, Conflict, NotFound } from "../Http/Errors.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
-import { type AlertRule, RuleId } from "./AlertRule.js"
-import type { PageQuery, RulePayload } from "./AlertsApi.js"
+import { type AlertRule, patchedInput, RuleId } from "./AlertRule.js"
+import type { PageQuery, RulePatchPayload, RulePayload } from "./AlertsApi.js"
 import { Deliveries } from "./Deliver.js"
 import { type AlertEventRow, type DeliveryListRow, EventsRepo } from "./EventsRepo.js"
 import { Rules } from "./Rules.js"
@@ -105,11 +105,15 @@ export const getRule = ({ path }: RulePath) =>
     )
   )
 
-export const updateRule = ({ path, payload }: RulePath & { readonly payload: typeof RulePayload.Type }) =>
+export const updateRule = ({ path, payload }: RulePath & { readonly payload: typeof RulePatchPayload.Type }) =>
   OrgAccess.run(path.org, "admin", () =>
-    Effect.flatMap(ruleId(path.ruleId), (id) => ruleErrors(Effect.flatMap(Rules, (r) => r.update(id, payload)))).pipe(
-      Effect.map(ruleView)
-    )
+    Effect.flatMap(ruleId(path.ruleId), (id) =>
+      ruleErrors(
+        Effect.flatMap(Rules, (r) =>
+          Effect.flatMap(r.get(id), (current) => r.update(id, patchedInput(current, payload)))
+        )
+      )
+    ).pipe(Effect.map(ruleView))
   )
 
 export const deleteRule = ({ path }: RulePath) =>

@@ -6,7 +6,8 @@ import type { AuditQuery } from "./AuditApi.js"
 import { type AuditEntry, AuditLog } from "./AuditLog.js"
 
 const entryView = (e: AuditEntry) => ({
-  id: e.id,
+  // API.md: ids are opaque strings with a type prefix (the cursor keeps the row's own id)
+  id: `aud_${e.id}`,
   projectId: e.projectId,
   actorType: e.actorType,
   actorId: e.actorId,

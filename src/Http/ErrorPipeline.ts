@@ -52,13 +52,28 @@ export const isDependencyDown = (u: unknown, depth = 0): boolean => {
   return isDependencyDown(e.cause, depth + 1)
 }
 
+/**
+ * A field of type `T | undefined` or `T | null` that fails is reported once per union member: the real reason, and
+ * "Expected undefined/null, actual …" for the other member. Those say nothing to a client, so they are dropped when
+ * the same path, or a path inside it, has a real reason.
+ */
+const isUnionNoise = (message: string) => /^Expected (undefined|null), actual /.test(message)
+const withoutOptionalNoise = (details: ReadonlyArray<{ readonly path: string; readonly message: string }>) =>
+  details.filter(
+    (d) =>
+      !isUnionNoise(d.message) ||
+      !details.some(
+        (o) => !isUnionNoise(o.message) && (o.path === d.path || d.path === "" || o.path.startsWith(`${d.path}.`))
+      )
+  )
+
 const fromTagged = (error: Tagged, exposeStack: boolean): Classified | undefined => {
   if (error instanceof HttpApiDecodeError) {
     return {
       status: 400,
       name: "HttpApiDecodeError",
       message: "The request did not match the expected schema",
-      details: error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })),
+      details: withoutOptionalNoise(error.issues.map((i) => ({ path: pathOf(i.path), message: i.message }))),
       log: false
     }
   }
@@ -67,10 +82,9 @@ const fromTagged = (error: Tagged, exposeStack: boolean): Classified | undefined
       status: 400,
       name: "ValidationError",
       message: "The request did not match the expected schema",
-      details: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
-        path: pathOf(i.path),
-        message: i.message
-      })),
+      details: withoutOptionalNoise(
+        ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({ path: pathOf(i.path), message: i.message }))
+      ),
       log: false
     }
   }

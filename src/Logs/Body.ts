@@ -3,6 +3,7 @@
  * a small compressed body cannot expand past the byte limit), JSON parsing. Errors are the ones that refuse a body
  * whole; they cross HTTP, so they are Schema.TaggedErrors with their status.
  */
+import { ErrorDetail } from "../Http/Errors.js"
 import { promisify } from "node:util"
 import { gunzip as gunzipCb, inflate as inflateCb } from "node:zlib"
 import { HttpApiSchema } from "@effect/platform"
@@ -25,7 +26,8 @@ export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaTyp
 
 export class InvalidBody extends Schema.TaggedError<InvalidBody>()(
   "InvalidBody",
-  { message: Schema.String },
+  // `details`: the failing paths, as in every 400 (API.md), when the refusal is about fields
+  { message: Schema.String, details: Schema.optional(Schema.Array(ErrorDetail)) },
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 

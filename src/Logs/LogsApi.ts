@@ -62,7 +62,8 @@ export const SearchUrlParams = Schema.Struct({
   limit: Schema.optional(IntFromString.pipe(Schema.between(1, 1000))),
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(512))),
   offset: Schema.optional(IntFromString.pipe(Schema.between(0, 100_000)))
-})
+  // every failing parameter in `details`, not only the first
+}).annotations({ parseOptions: { errors: "all" } })
 export type SearchUrlParams = typeof SearchUrlParams.Type
 
 export const StatsUrlParams = Schema.Struct({
@@ -70,7 +71,7 @@ export const StatsUrlParams = Schema.Struct({
   interval: Schema.optional(IntFromString.pipe(Schema.positive())).annotations({
     description: "bucket width in seconds; default: about 60 buckets over the range"
   })
-})
+}).annotations({ parseOptions: { errors: "all" } })
 export type StatsUrlParams = typeof StatsUrlParams.Type
 
 export class LogsIngestApi extends HttpApiGroup.make("logsIngest")

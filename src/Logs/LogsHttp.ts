@@ -41,6 +41,12 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, allowed: Readonl
     return { format, bytes, size: raw.byteLength } satisfies RawBody
   })
 
+/** "level: must be one of …" → `{ path: "level", message: "must be one of …" }` */
+const detailOf = (reason: string) => {
+  const at = reason.indexOf(": ")
+  return at > 0 ? { path: reason.slice(0, at), message: reason.slice(at + 2) } : { message: reason }
+}
+
 /** POST /api/v1/ingest (mode "batch") and /api/v1/ingest/single (mode "single"). */
 export const ingestHandler =
   (mode: "batch" | "single") =>
@@ -51,6 +57,11 @@ export const ingestHandler =
       const items = entriesOf(yield* parseJson(body.bytes), mode)
       if (typeof items === "string") return yield* new InvalidBody({ message: items })
       const result = yield* ingest.ingest(items)
+      // one entry that is refused is a failed request, not a 200 that stored nothing
+      const refused = result.rejected[0]
+      if (mode === "single" && result.received === 0 && refused !== undefined) {
+        return yield* new InvalidBody({ message: "the log entry is invalid", details: [detailOf(refused.reason)] })
+      }
       const reply: IngestReply =
         result.rejected.length > 0
           ? { received: result.received, rejected: result.rejected, timestamp: result.timestamp }
@@ -90,7 +101,14 @@ export const toSearchParams = (p: SearchUrlParams | StatsUrlParams): SearchParam
   traceId: p.traceId,
   q: p.q,
   searchMode: p.searchMode,
-  ...("limit" in p ? { limit: p.limit, cursor: p.cursor, offset: p.offset } : {})
+  // each paging parameter on its own: `?cursor=…` without `limit` is how clients follow `nextCursor`
+  ...paging(p)
+})
+
+const paging = (p: SearchUrlParams | StatsUrlParams) => ({
+  ...("limit" in p ? { limit: p.limit } : {}),
+  ...("cursor" in p ? { cursor: p.cursor } : {}),
+  ...("offset" in p ? { offset: p.offset } : {})
 })
 
 export const searchHandler = ({ urlParams }: { readonly urlParams: SearchUrlParams }) =>

@@ -147,7 +147,8 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
 const toOut =
   (projectId: string) =>
   (r: Row): LogOut => ({
-    id: r.id,
+    // API.md: ids are opaque strings with a type prefix (the cursor keeps the row's own id)
+    id: `log_${r.id}`,
     time: r.time,
     project_id: projectId,
     service: r.service,

@@ -3,6 +3,7 @@
  * under `org_system` (CONTRACTS.md); creating an organization switches to the new one's context so that the
  * organization row, the owner membership and the audit row are written under it, in one transaction.
  */
+import { randomBytes } from "node:crypto"
 import { Effect, Option } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { principal } from "../Http/Auth.js"
@@ -14,7 +15,8 @@ import { SessionsRepo } from "../Sql/SessionsRepo.js"
 import { UsersRepo } from "../Sql/UsersRepo.js"
 import { httpContext } from "./HttpContext.js"
 import { clearSessionCookie } from "./SessionCookie.js"
-import type { CreateOrgPayload } from "./TenancySchemas.js"
+import { pageOf, type ListQuery } from "./ListPage.js"
+import { type CreateOrgPayload, type Role, slugFromName } from "./TenancySchemas.js"
 
 const session = Effect.flatMap(principal, (p) =>
   Option.isSome(p) && p.value._tag === "Session"
@@ -33,10 +35,22 @@ export const logout = () =>
     yield* clearSessionCookie
   }).pipe(Effect.orDie, Effect.withSpan("Tenancy.logout"))
 
+const orgView = (m: {
+  readonly organizationId: string
+  readonly slug: string
+  readonly name: string
+  readonly role: typeof Role.Type
+}) => ({
+  id: m.organizationId,
+  slug: m.slug,
+  name: m.name,
+  role: m.role
+})
+
 const userOrgs = (userId: UserId) =>
   Effect.map(
     Effect.flatMap(OrganizationsRepo, (orgs) => orgs.listForUser(userId)),
-    (rows) => rows.map((m) => ({ id: m.organizationId, slug: m.slug, name: m.name, role: m.role }))
+    (rows) => rows.map(orgView)
   )
 
 export const me = () =>
@@ -50,8 +64,13 @@ export const me = () =>
     }
   }).pipe(Effect.withSpan("Tenancy.me"))
 
-export const listOrgs = () =>
-  Effect.flatMap(session, (s) => Effect.map(userOrgs(s.userId), (organizations) => ({ organizations })))
+export const listOrgs = ({ urlParams }: { readonly urlParams: ListQuery }) =>
+  Effect.gen(function* () {
+    const s = yield* session
+    const rows = yield* (yield* OrganizationsRepo).listForUser(s.userId)
+    const page = yield* pageOf(rows, urlParams, (m) => ({ at: m.createdAt, id: m.organizationId }))
+    return { organizations: page.items.map(orgView), nextCursor: page.nextCursor }
+  })
 
 export const createOrg = ({ payload }: { readonly payload: typeof CreateOrgPayload.Type }) =>
   Effect.gen(function* () {
@@ -60,16 +79,26 @@ export const createOrg = ({ payload }: { readonly payload: typeof CreateOrgPaylo
     const members = yield* MembersRepo
     const id = OrganizationId.make(makeId("org"))
     const ctx = yield* httpContext({ _tag: "user", userId: s.userId }, id)
-    const org = yield* (yield* AuditLog)
-      .audited(
-        Effect.tap(orgs.insert({ slug: payload.slug, name: payload.name }), () =>
-          members.add({ userId: s.userId, role: "owner" })
-        ),
-        (o) => ({ action: "organization.create", target: { type: "organization", id: o.id }, changes: payload })
-      )
-      .pipe(
-        RequestContext.withContext(ctx),
-        Effect.catchTag("Sql/DuplicateKey", () => new Conflict({ message: "this slug is already taken" }))
-      )
+    const audit = yield* AuditLog
+    const insert = (slug: string) =>
+      audit
+        .audited(
+          Effect.tap(orgs.insert({ slug, name: payload.name }), () => members.add({ userId: s.userId, role: "owner" })),
+          (o) => ({
+            action: "organization.create",
+            target: { type: "organization", id: o.id },
+            changes: { slug, name: payload.name }
+          })
+        )
+        .pipe(RequestContext.withContext(ctx))
+    const org = yield* payload.slug !== undefined
+      ? insert(payload.slug).pipe(
+          Effect.catchTag("Sql/DuplicateKey", () => new Conflict({ message: "this slug is already taken" }))
+        )
+      : // a slug the client did not choose must not fail on a clash: the second try carries a random suffix
+        insert(slugFromName(payload.name)).pipe(
+          Effect.catchTag("Sql/DuplicateKey", () => insert(slugFromName(payload.name, randomBytes(3).toString("hex")))),
+          Effect.catchTag("Sql/DuplicateKey", () => new Conflict({ message: "this slug is already taken" }))
+        )
     return { id: org.id, slug: org.slug, name: org.name, role: "owner" as const }
   }).pipe(Effect.withSpan("Tenancy.createOrg"))

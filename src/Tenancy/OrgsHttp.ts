@@ -18,9 +18,11 @@ import { UsersRepo } from "../Sql/UsersRepo.js"
 import { ApiKeyCache } from "./ApiKeyCache.js"
 import type { AddMemberPayload, CreateKeyPayload, CreateProjectPayload } from "./TenancySchemas.js"
 import { mintApiKey } from "./Tokens.js"
+import { pageOf, type ListQuery } from "./ListPage.js"
 
 type OrgPath = { readonly path: { readonly org: string } }
 type ProjectPath = { readonly path: { readonly org: string; readonly project: string } }
+type Listing = { readonly urlParams: ListQuery }
 
 const parseId =
   <A>(schema: Schema.Schema<A, string>, what: string) =>
@@ -69,12 +71,13 @@ export const getOrg = ({ path }: OrgPath) =>
     })
   )
 
-export const listMembers = ({ path }: OrgPath) =>
+export const listMembers = ({ path, urlParams }: OrgPath & Listing) =>
   OrgAccess.run(path.org, "member", () =>
-    Effect.map(
-      Effect.flatMap(MembersRepo, (m) => m.list),
-      (members) => ({ members: members.map(memberView) })
-    )
+    Effect.gen(function* () {
+      const all = yield* (yield* MembersRepo).list
+      const page = yield* pageOf(all, urlParams, (m) => ({ at: m.createdAt, id: m.userId }))
+      return { members: page.items.map(memberView), nextCursor: page.nextCursor }
+    })
   )
 
 export const addMember = ({ path, payload }: OrgPath & { readonly payload: typeof AddMemberPayload.Type }) =>
@@ -116,12 +119,13 @@ export const removeMember = ({ path }: { readonly path: { readonly org: string; 
     })
   )
 
-export const listProjects = ({ path }: OrgPath) =>
+export const listProjects = ({ path, urlParams }: OrgPath & Listing) =>
   OrgAccess.run(path.org, "member", () =>
-    Effect.map(
-      Effect.flatMap(ProjectsRepo, (p) => p.list),
-      (projects) => ({ projects: projects.map(projectView) })
-    )
+    Effect.gen(function* () {
+      const all = yield* (yield* ProjectsRepo).list
+      const page = yield* pageOf(all, urlParams, (p) => ({ at: p.createdAt, id: p.id }))
+      return { projects: page.items.map(projectView), nextCursor: page.nextCursor }
+    })
   )
 
 export const createProject = ({ path, payload }: OrgPath & { readonly payload: typeof CreateProjectPayload.Type }) =>
@@ -160,12 +164,13 @@ export const deleteProject = ({ path }: ProjectPath) =>
     })
   )
 
-export const listKeys = ({ path }: ProjectPath) =>
+export const listKeys = ({ path, urlParams }: ProjectPath & Listing) =>
   OrgAccess.run(path.org, "member", () =>
     Effect.gen(function* () {
       const project = yield* existingProject(path.project)
       const keys = yield* (yield* ApiKeysRepo).list(project.id)
-      return { keys: keys.map(keyView) }
+      const page = yield* pageOf(keys, urlParams, (k) => ({ at: k.createdAt, id: k.id }))
+      return { keys: page.items.map(keyView), nextCursor: page.nextCursor }
     })
   )
 

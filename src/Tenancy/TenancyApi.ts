@@ -6,12 +6,15 @@
 import { LimitReached } from "../Limits/Quotas.js"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
-import { Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from "../Http/Errors.js"
+import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from "../Http/Errors.js"
+import { ListQuery } from "./ListPage.js"
 import * as S from "./TenancySchemas.js"
 
 const created = { status: 201 } as const
 const OrgPath = Schema.Struct({ org: Schema.String })
 const ProjectPath = Schema.Struct({ org: Schema.String, project: Schema.String })
+/** Every list pages (API.md "Conventions"): null on the last page. */
+const NextCursor = Schema.NullOr(Schema.String)
 
 export class AuthApi extends HttpApiGroup.make("auth")
   .add(
@@ -39,9 +42,10 @@ export class AccountApi extends HttpApiGroup.make("account")
       .addError(Conflict)
   )
   .add(
-    HttpApiEndpoint.get("listOrgs", "/api/v1/orgs").addSuccess(
-      Schema.Struct({ organizations: Schema.Array(S.OrgView) })
-    )
+    HttpApiEndpoint.get("listOrgs", "/api/v1/orgs")
+      .setUrlParams(ListQuery)
+      .addSuccess(Schema.Struct({ organizations: Schema.Array(S.OrgView), nextCursor: NextCursor }))
+      .addError(BadRequest)
   ) {}
 
 export class OrgsApi extends HttpApiGroup.make("orgs")
@@ -49,7 +53,9 @@ export class OrgsApi extends HttpApiGroup.make("orgs")
   .add(
     HttpApiEndpoint.get("listMembers", "/api/v1/orgs/:org/members")
       .setPath(OrgPath)
-      .addSuccess(Schema.Struct({ members: Schema.Array(S.MemberView) }))
+      .setUrlParams(ListQuery)
+      .addSuccess(Schema.Struct({ members: Schema.Array(S.MemberView), nextCursor: NextCursor }))
+      .addError(BadRequest)
   )
   .add(
     HttpApiEndpoint.post("addMember", "/api/v1/orgs/:org/members")
@@ -67,7 +73,9 @@ export class OrgsApi extends HttpApiGroup.make("orgs")
   .add(
     HttpApiEndpoint.get("listProjects", "/api/v1/orgs/:org/projects")
       .setPath(OrgPath)
-      .addSuccess(Schema.Struct({ projects: Schema.Array(S.ProjectView) }))
+      .setUrlParams(ListQuery)
+      .addSuccess(Schema.Struct({ projects: Schema.Array(S.ProjectView), nextCursor: NextCursor }))
+      .addError(BadRequest)
   )
   .add(
     HttpApiEndpoint.post("createProject", "/api/v1/orgs/:org/projects")
@@ -89,7 +97,9 @@ export class OrgsApi extends HttpApiGroup.make("orgs")
   .add(
     HttpApiEndpoint.get("listKeys", "/api/v1/orgs/:org/projects/:project/api-keys")
       .setPath(ProjectPath)
-      .addSuccess(Schema.Struct({ keys: Schema.Array(S.KeyView) }))
+      .setUrlParams(ListQuery)
+      .addSuccess(Schema.Struct({ keys: Schema.Array(S.KeyView), nextCursor: NextCursor }))
+      .addError(BadRequest)
   )
   .add(
     HttpApiEndpoint.post("createKey", "/api/v1/orgs/:org/projects/:project/api-keys")

@@ -21,7 +21,21 @@ export const LoginPayload = Schema.Struct({
   email: Email,
   password: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
 }).annotations(strict)
-export const CreateOrgPayload = Schema.Struct({ slug: Slug, name: Name }).annotations(strict)
+/** `slug` may be left out: it is then derived from the name (API.md is silent; clients expect `{ name }` to do). */
+export const CreateOrgPayload = Schema.Struct({ slug: Schema.optional(Slug), name: Name }).annotations(strict)
+
+/** A slug from a display name: lowercase `[a-z0-9-]`, 2..48 characters; `suffix` keeps it unique on retries. */
+export const slugFromName = (name: string, suffix?: string): string => {
+  const tail = suffix === undefined ? "" : `-${suffix}`
+  const base = name
+    .normalize("NFKD")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 48 - tail.length)
+    .replace(/-+$/, "")
+  return `${base.length >= 2 ? base : `org${base.length > 0 ? `-${base}` : ""}`}${tail}`
+}
 export const AddMemberPayload = Schema.Struct({ email: Email, role: Role }).annotations(strict)
 export const CreateProjectPayload = Schema.Struct({ name: Name }).annotations(strict)
 export const CreateKeyPayload = Schema.Struct({ name: Name, type: KeyType }).annotations(strict)

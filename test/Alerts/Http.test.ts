@@ -369,4 +369,69 @@ layer(serverLayer, { timeout: 120_000 })("alerts over HTTP", (it) => {
       ok(yield* req("GET", `/api/v1/orgs/${slug}/audit-log?cursor=nope`, { token: owner.token }), 400)
     })
   )
+
+  it.effect("PUT changes only the fields it carries; any non-empty webhook secret is accepted", () =>
+    Effect.gen(function* () {
+      const { owner, member, slug } = yield* setup
+      const project = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/projects`, { token: owner.token, body: { name: "scoped" } }),
+        201
+      )
+      // the receiver chooses its secret: API.md sets no minimum length
+      const created = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, {
+          token: owner.token,
+          body: rule({ projectId: project.id, service: "api", cooldownMinutes: 30, webhookSecret: "s3cret" })
+        }),
+        201
+      )
+      expect(created.webhookSecret).toBe("s3cret")
+      const path = `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`
+
+      // a partial body: only `enabled` changes, the project scope and everything else stay
+      const disabled = ok(yield* req("PUT", path, { token: owner.token, body: { enabled: false } }))
+      expect(disabled).toMatchObject({
+        enabled: false,
+        projectId: project.id,
+        service: "api",
+        cooldownMinutes: 30,
+        threshold: 5,
+        name: "errors burst"
+      })
+      // the document read back, edited and sent whole, is a PUT as well
+      const {
+        id: _id,
+        organizationId: _o,
+        lastTriggeredAt: _l,
+        createdAt: _c,
+        updatedAt: _u,
+        ...doc
+      } = ok(yield* req("GET", path, { token: member.token }))
+      const renamed = ok(yield* req("PUT", path, { token: owner.token, body: { ...doc, name: "renamed" } }))
+      expect(renamed).toMatchObject({ name: "renamed", enabled: false, projectId: project.id })
+      // null clears an optional field
+      expect(ok(yield* req("PUT", path, { token: owner.token, body: { service: null } })).service).toBeNull()
+      // fields still validated: 400 with the path; nothing changed
+      const bad = yield* req("PUT", path, { token: owner.token, body: { threshold: 0 } })
+      expect(bad.status).toBe(400)
+      expect(JSON.stringify(bad.json.details)).toContain("threshold")
+      expect(ok(yield* req("GET", path, { token: owner.token })).threshold).toBe(5)
+      // a nullable field that fails is reported once, with its reason (not also "Expected null")
+      const empty = yield* req("PUT", path, { token: owner.token, body: { service: "" } })
+      expect(empty.status).toBe(400)
+      const details = empty.json.details as ReadonlyArray<{ path: string; message: string }>
+      expect(details.map((d) => d.path)).toEqual(["service"])
+      expect(details[0]?.message).toContain("at least 1 character")
+      // a member may not, an unknown rule is 404
+      ok(yield* req("PUT", path, { token: member.token, body: { enabled: true } }), 403)
+      ok(yield* req("PUT", `/api/v1/orgs/${slug}/alert-rules/alr_unknown`, { token: owner.token, body: {} }), 404)
+      // the audit trail shows each change; its ids carry a type prefix like every id (API.md)
+      const trail = ok(
+        yield* req("GET", `/api/v1/orgs/${slug}/audit-log?action=alert_rule.update`, { token: owner.token })
+      )
+      const entries = trail.entries as ReadonlyArray<{ id: string; targetId: string }>
+      expect(entries.filter((e) => e.targetId === created.id)).toHaveLength(3)
+      expect(entries.every((e) => /^aud_[0-9]+$/.test(e.id))).toBe(true)
+    })
+  )
 })
