@@ -41,7 +41,13 @@ const OtlpReply = Schema.Struct({
 }).annotations({ identifier: "ExportLogsServiceResponse" })
 
 const repeatable = <A, I>(item: Schema.Schema<A, I>) => Schema.optional(Schema.Union(Schema.Array(item), item))
-const IsoDate = Schema.Date.annotations({ description: "ISO-8601 date-time" })
+/** Years 1–9999: beyond, Postgres refuses the timestamp (found by `npm run verify`'s fuzzing as a 503). */
+const IsoDate = Schema.Date.pipe(
+  Schema.filter((d) => {
+    const year = d.getUTCFullYear()
+    return (year >= 1 && year <= 9999) || "must be a date between the years 1 and 9999"
+  })
+).annotations({ description: "ISO-8601 date-time (years 1–9999)" })
 const IntFromString = Schema.NumberFromString.pipe(Schema.int())
 
 const Filters = {

@@ -12,7 +12,7 @@ import { makeId, RequestContext, UserId } from "../RequestContext.js"
 import { SessionsRepo } from "../Sql/SessionsRepo.js"
 import { UsersRepo } from "../Sql/UsersRepo.js"
 import { BruteForce } from "./BruteForce.js"
-import { clientIp, httpContext, userAgent } from "./HttpContext.js"
+import { clientIp, httpContext, preAuthenticationContext, userAgent } from "./HttpContext.js"
 import * as Passwords from "./Passwords.js"
 import { setSessionCookie } from "./SessionCookie.js"
 import type { LoginPayload, RegisterPayload } from "./TenancySchemas.js"
@@ -53,7 +53,10 @@ export const login = ({ payload }: { readonly payload: typeof LoginPayload.Type 
   Effect.gen(function* () {
     yield* (yield* BruteForce).attempt("login", yield* clientIp, payload.email)
     const config = yield* AppConfig
-    const found = yield* (yield* UsersRepo).findByEmail(payload.email)
+    // before anyone is authenticated, under a context carrying the request's id (its statement is traceable)
+    const found = yield* (yield* UsersRepo)
+      .findByEmail(payload.email)
+      .pipe(RequestContext.withContext(yield* preAuthenticationContext))
     const password = Redacted.make(payload.password)
     const ok = yield* Passwords.verify(password, Option.isSome(found) ? found.value.passwordHash : yield* decoyHash)
     if (Option.isNone(found) || !ok) return yield* new Unauthorized({ message: "invalid email or password" })

@@ -65,6 +65,21 @@ layer(logsApp("logs-paging"), { timeout: 120_000 })("search paging and refusals"
     })
   )
 
+  it.effect("a search date beyond what Postgres holds is 400 naming the parameter (was 503: verify F4)", () =>
+    Effect.gen(function* () {
+      const { a } = yield* Tenants
+      for (const query of ["to=-172499-03-27T13:11:24.712Z", "from=%2B275760-09-13T00:00:00.000Z", "from=0000-01-01"]) {
+        const res = yield* search("/api/v1/logs", query, { key: a.fullKey })
+        expect(res.status).toBe(400)
+        expect(res.json).toMatchObject({ error: true, code: 400 })
+        expect(JSON.stringify(res.json.details)).toMatch(/from|to/)
+      }
+      expect(
+        (yield* search("/api/v1/logs", "from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z", { key: a.fullKey })).status
+      ).toBe(200)
+    })
+  )
+
   it.effect("a refused single entry is 400 with its failing path; a valid one is 200", () =>
     Effect.gen(function* () {
       const { a } = yield* Tenants
