@@ -129,18 +129,28 @@ const toContext = (p: AuthResult, requestId: RequestContextData["requestId"], tr
 /**
  * The context the credential lookups run under: no tenant is known yet, but their statements (API key by hash,
  * session by token hash, the session's sliding expiry) must still carry the request's id in their SQL comment and
- * log lines, so an operator following one request id finds them too. The actor is the platform authenticating.
+ * log lines, so an operator following one request id finds them too (login's lookup by email uses it as well). The
+ * actor is the platform authenticating. Not recorded for the access log: the request's own context comes after.
  */
-const preAuthentication = (request: HttpServerRequest.HttpServerRequest) =>
+export const preAuthenticationContext: Effect.Effect<RequestContextData, never, HttpServerRequest.HttpServerRequest> =
   Effect.gen(function* () {
     const state = yield* Effect.serviceOption(RequestState)
+    if (Option.isSome(state)) {
+      return RequestContext.make({
+        origin: "http",
+        actor: { _tag: "system", reason: "authentication" },
+        organizationId: SYSTEM_ORGANIZATION_ID,
+        requestId: state.value.requestId,
+        traceparent: state.value.traceparent
+      })
+    }
+    const request = yield* HttpServerRequest.HttpServerRequest
     return RequestContext.make({
       origin: "http",
       actor: { _tag: "system", reason: "authentication" },
       organizationId: SYSTEM_ORGANIZATION_ID,
-      projectId: null,
-      requestId: Option.isSome(state) ? state.value.requestId : yield* RequestId.current,
-      traceparent: Option.isSome(state) ? state.value.traceparent : Traceparent.child(request.headers["traceparent"])
+      requestId: yield* RequestId.current,
+      traceparent: Traceparent.child(request.headers["traceparent"])
     })
   })
 
@@ -153,14 +163,16 @@ const authenticate = (credentials: CredentialsShape, policy: Policy) =>
         return Effect.fail(new Unauthorized({ message: found.message }))
       case "ApiKey":
         return policy.apiKeys
-          ? Effect.flatMap(preAuthentication(request), (ctx) =>
-              RequestContext.withContext(ctx)(credentials.fromApiKey(Redacted.make(found.secret)))
+          ? Effect.flatMap(
+              Effect.provideService(preAuthenticationContext, HttpServerRequest.HttpServerRequest, request),
+              (ctx) => RequestContext.withContext(ctx)(credentials.fromApiKey(Redacted.make(found.secret)))
             )
           : Effect.fail(new Unauthorized({ message: "this endpoint requires a session" }))
       case "Session":
         return policy.sessions
-          ? Effect.flatMap(preAuthentication(request), (ctx) =>
-              RequestContext.withContext(ctx)(credentials.fromSession(Redacted.make(found.token)))
+          ? Effect.flatMap(
+              Effect.provideService(preAuthenticationContext, HttpServerRequest.HttpServerRequest, request),
+              (ctx) => RequestContext.withContext(ctx)(credentials.fromSession(Redacted.make(found.token)))
             )
           : Effect.fail(new Unauthorized({ message: "this endpoint requires an API key" }))
     }

@@ -3,6 +3,7 @@
  * before any password work; login answers the same 401 for an unknown email and a wrong password, after the same
  * scrypt cost (a decoy hash), so accounts cannot be enumerated.
  */
+import { preAuthenticationContext } from "../Http/Auth.js"
 import { randomBytes } from "node:crypto"
 import { Effect, Option, Redacted } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
@@ -12,7 +13,7 @@ import { makeId, RequestContext, UserId } from "../RequestContext.js"
 import { SessionsRepo } from "../Sql/SessionsRepo.js"
 import { UsersRepo } from "../Sql/UsersRepo.js"
 import { BruteForce } from "./BruteForce.js"
-import { clientIp, httpContext, preAuthenticationContext, userAgent } from "./HttpContext.js"
+import { clientIp, httpContext, userAgent } from "./HttpContext.js"
 import * as Passwords from "./Passwords.js"
 import { setSessionCookie } from "./SessionCookie.js"
 import type { LoginPayload, RegisterPayload } from "./TenancySchemas.js"

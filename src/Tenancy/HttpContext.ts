@@ -42,19 +42,3 @@ export const userAgent: Effect.Effect<string | null, never, HttpServerRequest.Ht
   HttpServerRequest.HttpServerRequest,
   (request) => request.headers["user-agent"]?.slice(0, 512) ?? null
 )
-
-/**
- * The context of lookups made before anyone is authenticated (login's user by email): the platform acting, under
- * `org_system`, with the request's id, so the statement can be followed by request id. Not recorded for the access
- * log: the request's own context is whatever it establishes afterwards.
- */
-export const preAuthenticationContext: Effect.Effect<RequestContextData> = Effect.gen(function* () {
-  const state = yield* Effect.serviceOption(RequestState)
-  return RequestContext.make({
-    origin: "http",
-    actor: { _tag: "system", reason: "authentication" },
-    organizationId: SYSTEM_ORGANIZATION_ID,
-    requestId: Option.isSome(state) ? state.value.requestId : yield* RequestId.current,
-    ...(Option.isSome(state) ? { traceparent: state.value.traceparent } : {})
-  })
-})
