@@ -15,6 +15,7 @@ import { AppConfig } from "../Config.js"
 import { SqlCommentLive } from "./Comment.js"
 import { Migrate } from "./Migrate.js"
 import { APP_ROLE } from "./Migrations/Rls.js"
+import { commentedTransactions } from "./Transaction.js"
 
 export { APP_ROLE }
 
@@ -54,7 +55,10 @@ const acquirePool = (options: ClientOptions) =>
     (pool) => Effect.promise(() => pool.end())
   )
 
-/** A client (and its pool) acting as the app role, with the sqlcommenter transformer installed. */
+/**
+ * A client (and its pool) acting as the app role, with the sqlcommenter transformer installed and transaction
+ * control statements commented as well (Transaction.ts).
+ */
 export const clientLayer = (options: ClientOptions): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> =>
   Layer.merge(
     PgClient.layerFromPool({
@@ -63,7 +67,10 @@ export const clientLayer = (options: ClientOptions): Layer.Layer<PgClient.PgClie
       transformQueryNames: Str.camelToSnake,
       transformResultNames: Str.snakeToCamel,
       transformJson: false
-    }),
+    }).pipe(
+      // PgClient and SqlClient are the same object in this layer's output
+      Layer.tap((context) => Effect.sync(() => commentedTransactions(Context.get(context, PgClient.PgClient))))
+    ),
     SqlCommentLive
   )
 
