@@ -4,6 +4,9 @@
  * before the next, as requests would) while one worker (concurrency CONCURRENCY) drains them; the time is from the
  * first add to the last completion. Rounds alternate the variants; per-round ratios, median.
  *   REDIS_URL=redis://127.0.0.1:6379 npx tsx bench/queue.ts      (N=20000 by default; BENCH_JOBS to change)
+ * Floor rows, raw BullMQ both: `raw+_ctx bytes` carries a same-sized `_ctx` by hand; `raw+envelope` seals every job
+ * with Threadline's Envelope and opens it in the worker (signature and context checks, no Effect): how close any
+ * implementation keeping the signed, checked context can get to raw BullMQ.
  * Optional rows:
  *   BENCH_BULK=1         raw `Queue.addBulk` against `enqueueBulk`, BULK jobs per call (the same BullMQ API each side)
  *   BENCH_BASELINE=dir   also runs the Producer + Consumer of another checkout's `dir/src` (before/after a change):
@@ -13,7 +16,11 @@
 import { Queue, Worker } from "bullmq"
 import { ConfigProvider, Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { Redis } from "ioredis"
+import type { Envelope as EnvelopeTag } from "../src/Queue/Envelope.js"
 import * as Job from "../src/Queue/Job.js"
+import type { RequestContextData } from "../src/RequestContext.js"
+
+type EnvelopeService = EnvelopeTag
 
 const N = Number(process.env.BENCH_JOBS ?? 20_000)
 const CONCURRENCY = 50
@@ -38,8 +45,17 @@ const pool = async (n: number, limit: number, f: (i: number) => Promise<unknown>
 const chunks = (n: number) => Array.from({ length: Math.ceil(n / BULK) }, (_, c) => c * BULK)
 const range = (from: number) => Array.from({ length: Math.min(BULK, N - from) }, (_, i) => ({ n: from + i }))
 
-/** `withContext`: raw BullMQ carrying a same-sized `_ctx` by hand (no signing, no Schema, no Effect). */
-const raw = async (name: string, mode: "add" | "bulk", withContext?: Record<string, unknown>): Promise<number> => {
+/**
+ * What raw BullMQ carries and does per job besides the add and the handler, for the floor rows:
+ * `bytes`: a same-sized `_ctx` by hand (no signing, no Schema, no Effect);
+ * `envelope`: Threadline's own `_ctx` — sealed per job with `Envelope.seal` (child traceparent, HMAC) and opened in
+ * the worker with `Envelope.open` (HMAC check, Schema-decoded context), but no Effect fiber, no runtime, no logging.
+ */
+type RawExtra =
+  | { readonly _tag: "bytes"; readonly ctx: Record<string, unknown> }
+  | { readonly _tag: "envelope"; readonly envelope: EnvelopeService; readonly ctx: RequestContextData }
+
+const raw = async (name: string, mode: "add" | "bulk", extra?: RawExtra): Promise<number> => {
   const job = definition(name)
   const producer = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 })
   const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null })
@@ -51,7 +67,11 @@ const raw = async (name: string, mode: "add" | "bulk", withContext?: Record<stri
   const worker = new Worker(
     name,
     async (j) => {
-      sum += (j.data as { n: number }).n
+      if (extra?._tag === "envelope") {
+        const opened = extra.envelope.open(name, j.data, { id: j.id ?? "", timestamp: j.timestamp })
+        if (opened._tag === "Left") throw new Error(opened.left)
+        sum += (opened.right.payload as { n: number }).n
+      } else sum += (j.data as { n: number }).n
     },
     { connection: workerConnection, prefix: PREFIX, concurrency: CONCURRENCY }
   )
@@ -60,11 +80,17 @@ const raw = async (name: string, mode: "add" | "bulk", withContext?: Record<stri
   })
   const options = Job.jobOptions(job)
   const start = performance.now()
-  if (mode === "add") await pool(N, CONCURRENCY, (n) => queue.add(name, { n, ...withContext }, options))
+  const dataOf = (payload: { n: number }) =>
+    extra === undefined
+      ? payload
+      : extra._tag === "bytes"
+        ? { ...payload, ...extra.ctx }
+        : extra.envelope.seal(name, extra.ctx, payload)
+  if (mode === "add") await pool(N, CONCURRENCY, (n) => queue.add(name, dataOf({ n }), options))
   else {
     const starts = chunks(N)
     await pool(starts.length, CONCURRENCY / 10, (c) =>
-      queue.addBulk(range(starts[c]!).map((data) => ({ name, data: { ...data, ...withContext }, opts: options })))
+      queue.addBulk(range(starts[c]!).map((data) => ({ name, data: dataOf(data), opts: options })))
     )
   }
   await done
@@ -150,6 +176,9 @@ const sealedContextSample = (m: Modules) =>
     return rest
   }).pipe(Effect.provide(layerOf(m)), Effect.runPromise)
 
+/** The Envelope service itself, for the raw + envelope floor row. */
+const envelopeOf = (m: Modules) => Effect.provide(m.Envelope, layerOf(m)).pipe(Effect.runPromise)
+
 const cleanup = async () => {
   const redis = new Redis(REDIS_URL)
   let cursor = "0"
@@ -172,9 +201,13 @@ const main = async () => {
   const baselineDir = process.env.BENCH_BASELINE
   const baseline = baselineDir === undefined ? undefined : await load(`${baselineDir}/src`)
   const sampleCtx = await sealedContextSample(current)
+  const envelope = await envelopeOf(current)
+  // one context for the whole run, as Threadline's side enqueues under one
+  const systemCtx = current.RequestContext.system("bench")
   const variants: Array<[string, (name: string) => Promise<number>]> = [
     ["raw", (name) => raw(name, "add")],
-    ["raw+_ctx bytes", (name) => raw(name, "add", sampleCtx)],
+    ["raw+_ctx bytes", (name) => raw(name, "add", { _tag: "bytes", ctx: sampleCtx })],
+    ["raw+envelope", (name) => raw(name, "add", { _tag: "envelope", envelope, ctx: systemCtx })],
     ["threadline", (name) => threadline(current, name, "add")]
   ]
   if (baseline !== undefined) variants.push(["baseline threadline", (name) => threadline(baseline, name, "add")])
@@ -218,6 +251,11 @@ const main = async () => {
   )
   console.log(
     `        CPU µs per job (median): ${variants.map(([label]) => `${label} ${median(cpu.get(label)!).toFixed(0)}`).join(", ")}`
+  )
+  console.log(
+    `        floor: raw BullMQ carrying Threadline's signed _ctx (Envelope.seal per add, Envelope.open per job, no ` +
+      `Effect) ${rateOf("raw+envelope")} jobs/s, ratio ${ratio("raw+envelope", "raw")}; Threadline / that ` +
+      `${ratio("threadline", "raw+envelope")}`
   )
   if (baseline !== undefined) {
     console.log(
