@@ -12,6 +12,15 @@
  *   given before any fiber exists, with the same headers, id and access log line as every other answer.
  * A request still running at its deadline is answered 503 `RequestTimeout` and interrupted; one whose client went
  * away is interrupted.
+ *
+ * The request fiber's Context holds the request's own services only (request, search params, route, RequestState,
+ * Scope, parent span), not a copy of the server's: everything a route needs besides them comes from the layers
+ * that built it — `HttpApiBuilder.group` merges its group's Context into every handler's, and middleware captures
+ * its services when its layer is built (their per-request effects are typed to need only the request's services).
+ * Each `provideService` on the request path (the RequestContext from authentication, the rate-limit step, the
+ * group merge) copies the fiber's Context: with ~50 server services in it, those copies and their garbage were a
+ * tenth of an authenticated request's CPU (docs/performance.md). Nothing here serves files (which would need the
+ * platform's FileSystem/HttpPlatform from the server's Context).
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { Duplex } from "node:stream"
@@ -35,6 +44,7 @@ import {
   type Fiber,
   Option,
   Runtime,
+  RuntimeFlags,
   Scope,
   Tracer
 } from "effect"
@@ -79,6 +89,8 @@ interface InFlight {
 export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
+    /** Request fibers skip Effect's per-fiber metrics (on by default in 3.22); nothing reads or exports them. */
+    const runtimeFlags = RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.RuntimeMetrics)
     const security = makeSecurity(options.security)
     const writer = makeWriter(security, options.accessLog)
     const { maxBodyBytes, requestTimeoutMs, exposeStack } = options.security
@@ -153,7 +165,8 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
         prefix === undefined ? req.url : sliceUrl(req.url ?? "/", prefix)
       )
       const scope = new RequestScope(ExecutionStrategy.sequential)
-      const map = new Map(runtime.context.unsafeMap)
+      // Only the request's own services (see "The request fiber's Context" above).
+      const map = new Map<string, unknown>()
       const context = Context.unsafeMake<never>(map)
       map.set(HttpServerRequest.HttpServerRequest.key, request)
       map.set(HttpServerRequest.ParsedSearchParams.key, matched.searchParams)
@@ -167,7 +180,7 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
         value: Option.some(state.requestId)
       })
       const fiber: Fiber.RuntimeFiber<void, unknown> = Runtime.runFork(
-        Runtime.make({ context, fiberRefs, runtimeFlags: runtime.runtimeFlags }),
+        Runtime.make({ context, fiberRefs, runtimeFlags }),
         // The fiber's Context is built above: the runtime's services plus the request's; routes need no more.
         program(matched.app, request, state) as unknown as Effect.Effect<void, unknown>
       )

@@ -35,6 +35,8 @@ export class LimitsRedis extends Effect.Service<LimitsRedis>()("Limits/Redis", {
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const redis = new Redis(Redacted.value(app.redisUrl), {
+          // the commands of one tick (a request's two buckets, concurrent requests) leave in one socket write
+          enableAutoPipelining: true,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
           commandTimeout: Duration.toMillis(config.redisTimeout),
