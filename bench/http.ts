@@ -4,7 +4,8 @@
  * the cached credential lookup, RequestContext provided, the context echoed as JSON). Each server runs in its own
  * process (the Threadline one with its access log on, to /dev/null); autocannon (50 connections) runs in this one.
  * The same two routes are also served by the platform's own wiring (`HttpApiBuilder.serve` on `NodeHttpServer`)
- * for comparison. Rounds alternate between the targets; medians and ratios are printed, with the server process's
+ * for comparison, and two decomposition rows split `/health`'s cost: Threadline's answer writer without any Effect,
+ * and the node wiring with one fiber per request around a constant answer (see `serveWiring`). Rounds alternate between the targets; medians and ratios are printed, with the server process's
  * CPU time per request, which is steadier than req/s on a shared machine.
  *   DATABASE_URL=… REDIS_URL=… npx tsx bench/http.ts     (BENCH_SECONDS per round, default 5; BENCH_ROUNDS, default 3)
  * `npx tsx bench/http.ts --serve raw|threadline|platform` is a server process (it reports its port over IPC);
@@ -15,12 +16,15 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
-import { HttpServer } from "@effect/platform"
+import { HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import autocannon from "autocannon"
 import { Effect, Layer, Option } from "effect"
 import * as AccessLog from "../src/Http/AccessLog.js"
-import { mint } from "../src/Http/RequestId.js"
+import { makeHandlers } from "../src/Http/NodeHandler.js"
+import { makeWriter } from "../src/Http/NodeResponse.js"
+import * as RequestId from "../src/Http/RequestId.js"
+import { RequestStateData } from "../src/Http/RequestState.js"
 import { makeSecurity } from "../src/Http/Security.js"
 import { JsonLoggerLive } from "../src/Logging.js"
 import { seed } from "../test/Http/support/TestCredentials.js"
@@ -62,11 +66,62 @@ const serveRaw = (withHeaders: boolean) => {
   const server = createServer((_req, res) => {
     const headers: Record<string, string> = { ...extra, "content-type": "application/json" }
     headers["content-length"] = String(Buffer.byteLength(body))
-    if (withHeaders) headers["x-request-id"] = mint()
+    if (withHeaders) headers["x-request-id"] = RequestId.mint()
     res.writeHead(200, headers)
     res.end(body)
   })
   server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port } satisfies Ready))
+}
+
+const benchSecurity = {
+  corsOrigins: [],
+  hstsMaxAgeSeconds: Option.none(),
+  maxBodyBytes: 10 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  exposeStack: false
+}
+
+/**
+ * Where /health's time goes, as two servers on Threadline's own pieces: `wiring-nofiber` answers with the writer
+ * every answer goes through (security headers, request id from the header or minted, trace id, access log line) but
+ * no Effect at all; `wiring-fiber` is the real node wiring (NodeHandler.ts: request state, Context, one fiber per
+ * request, timeout entry, abort listener, the answer written at the end of the fiber) around a route that answers a
+ * constant JSON body, i.e. without the HttpApi handler machinery (decoding, group Context merge, Schema encoding of
+ * the answer, middleware map) that `/health` goes through.
+ */
+const serveWiring = (withFiber: boolean) => {
+  answerCpu()
+  const accessLog = AccessLog.stdoutSink()
+  const body = JSON.stringify({ status: "ok" })
+  if (!withFiber) {
+    const security = makeSecurity(benchSecurity)
+    const writer = makeWriter(security, accessLog)
+    const server = createServer((req, res) => {
+      const state = new RequestStateData(
+        RequestId.fromHeader(req.headers["x-request-id"]),
+        RequestId.traceparentFor(req.headers.traceparent),
+        performance.now()
+      )
+      state.route = "/health"
+      writer.write(req, res, state, 200, { ...security.baseHeaders, "content-type": "application/json" }, body)
+    })
+    server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port } satisfies Ready))
+    return
+  }
+  const response = HttpServerResponse.unsafeJson({ status: "ok" })
+  const program = Effect.gen(function* () {
+    const handlers = yield* makeHandlers({ security: benchSecurity, accessLog }, () => ({
+      app: Effect.succeed(response),
+      route: undefined,
+      params: {},
+      searchParams: {}
+    }))
+    const server = createServer(handlers.request)
+    yield* Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void)))
+    process.send?.({ port: (server.address() as AddressInfo).port } satisfies Ready)
+    return yield* Effect.never
+  })
+  NodeRuntime.runMain(Effect.scoped(program), { disablePrettyLogger: true })
 }
 
 const serveThreadline = (platformWiring: boolean) => {
@@ -138,6 +193,8 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 const main = async () => {
   const raw = await start("raw")
   const rawHeaders = await start("raw-headers")
+  const nofiber = await start("wiring-nofiber")
+  const fiber = await start("wiring-fiber")
   const tl = await start("threadline")
   const platform = await start("platform")
   const targets = [
@@ -151,6 +208,18 @@ const main = async () => {
       name: "raw node:http with Threadline's response headers",
       child: rawHeaders.child,
       url: `http://127.0.0.1:${rawHeaders.ready.port}/health`,
+      headers: {}
+    },
+    {
+      name: "Threadline's writer, no Effect (headers, request id, access log)",
+      child: nofiber.child,
+      url: `http://127.0.0.1:${nofiber.ready.port}/health`,
+      headers: {}
+    },
+    {
+      name: "Threadline's node wiring + one fiber, constant answer (no HttpApi handler)",
+      child: fiber.child,
+      url: `http://127.0.0.1:${fiber.ready.port}/health`,
       headers: {}
     },
     { name: "Threadline GET /health", child: tl.child, url: `http://127.0.0.1:${tl.ready.port}/health`, headers: {} },
@@ -209,6 +278,8 @@ const main = async () => {
   } finally {
     raw.child.kill("SIGTERM")
     rawHeaders.child.kill("SIGTERM")
+    nofiber.child.kill("SIGTERM")
+    fiber.child.kill("SIGTERM")
     tl.child.kill("SIGTERM")
     platform.child.kill("SIGTERM")
   }
@@ -217,6 +288,8 @@ const main = async () => {
 const role = process.argv[2] === "--serve" ? process.argv[3] : undefined
 if (role === "raw") serveRaw(false)
 else if (role === "raw-headers") serveRaw(true)
+else if (role === "wiring-nofiber") serveWiring(false)
+else if (role === "wiring-fiber") serveWiring(true)
 else if (role === "threadline") serveThreadline(false)
 else if (role === "platform") serveThreadline(true)
 else await main()
