@@ -105,7 +105,9 @@ const serveWiring = (withFiber: boolean) => {
       state.route = "/health"
       writer.write(req, res, state, 200, { ...security.baseHeaders, "content-type": "application/json" }, body)
     })
-    server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as AddressInfo).port } satisfies Ready))
+    server.listen(0, "127.0.0.1", () =>
+      process.send?.({ port: (server.address() as AddressInfo).port } satisfies Ready)
+    )
     return
   }
   const response = HttpServerResponse.unsafeJson({ status: "ok" })

@@ -60,7 +60,8 @@ const withCommentedTransaction =
  * member stay as they are, and `withoutTransforms()` copies keep the replacement.
  */
 export const commentedTransactions = <C extends SqlClient.SqlClient>(client: C): C => {
-  ;(client as { withTransaction: SqlClient.SqlClient["withTransaction"] }).withTransaction =
-    withCommentedTransaction(client.reserve)
+  ;(client as { withTransaction: SqlClient.SqlClient["withTransaction"] }).withTransaction = withCommentedTransaction(
+    client.reserve
+  )
   return client
 }

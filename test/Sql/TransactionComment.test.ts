@@ -67,7 +67,9 @@ layer(TestDatabase.layer("txcomment"), { timeout: 120_000 })("transaction contro
         .pipe(RequestContext.withContext(ctx))
       expect(innerPid).toBe(outerPid)
       expect(during).toHaveLength(1)
-      expect(during[0]?.query).toMatch(/^SAVEPOINT effect_sql_1 \/\*organization_id='org_tx',request_id='API-tx-nested'/)
+      expect(during[0]?.query).toMatch(
+        /^SAVEPOINT effect_sql_1 \/\*organization_id='org_tx',request_id='API-tx-nested'/
+      )
     })
   )
 
@@ -75,7 +77,9 @@ layer(TestDatabase.layer("txcomment"), { timeout: 120_000 })("transaction contro
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       yield* asOwner((c) =>
-        c.query("CREATE TABLE IF NOT EXISTS tx_probe (v text NOT NULL); GRANT SELECT, INSERT ON tx_probe TO threadline_app")
+        c.query(
+          "CREATE TABLE IF NOT EXISTS tx_probe (v text NOT NULL); GRANT SELECT, INSERT ON tx_probe TO threadline_app"
+        )
       )
       const ctx = ctxWith("API-tx-rollback")
       const failed = yield* sql
@@ -109,7 +113,10 @@ layer(TestDatabase.layer("txcomment"), { timeout: 120_000 })("transaction contro
       const sql = yield* SqlClient.SqlClient
       const ctx = ctxWith("API-tx-tenant")
       const seen = yield* Tenant.transaction(
-        Effect.zipRight(sql`SELECT 1`, asOwner((c) => c.query<{ n: number }>("SELECT 1 AS n")))
+        Effect.zipRight(
+          sql`SELECT 1`,
+          asOwner((c) => c.query<{ n: number }>("SELECT 1 AS n"))
+        )
       ).pipe(RequestContext.withContext(ctx))
       expect(seen.rows[0]?.n).toBe(1)
       const commits = (yield* backends).filter((r) => r.query.startsWith("COMMIT"))
