@@ -5,6 +5,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { ApiKeyId, OrganizationId, ProjectId, RequestContext, UserId } from "../RequestContext.js"
+import { after, CursorAt, cursorAt, type KeysetPage } from "./Keyset.js"
 import { inTenant, insertInTenant, plain } from "./RepoSupport.js"
 import { Tenant } from "./Tenant.js"
 
@@ -67,6 +68,21 @@ export class ApiKeysRepo extends Effect.Service<ApiKeysRepo>()("Sql/ApiKeysRepo"
         })
       ).pipe(Effect.withSpan("ApiKeysRepo.list"))
 
+    /** One keyset page of a project's keys (Keyset.ts), oldest first, revoked ones included. */
+    const listPage = (projectId: ProjectId, page: KeysetPage) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql)
+          return yield* SqlSchema.findAll({
+            Request: Schema.Void,
+            Result: Schema.Struct({ ...ApiKey.fields, cursorAt: CursorAt }),
+            execute: () => sql`SELECT ${columns}, ${cursorAt(sql, "created_at")} FROM api_keys
+              WHERE ${filter} AND project_id = ${projectId} AND ${after(sql, page, "created_at", "id")}
+              ORDER BY created_at, id LIMIT ${page.limit}`
+          })(undefined)
+        })
+      ).pipe(Effect.withSpan("ApiKeysRepo.listPage"))
+
     /** The project must belong to the context's organization (composite foreign key), else this dies. */
     const insert = (input: NewApiKey) =>
       insertInTenant(sql)(
@@ -126,6 +142,6 @@ export class ApiKeysRepo extends Effect.Service<ApiKeysRepo>()("Sql/ApiKeysRepo"
         })(keyHash)
       ).pipe(Effect.withSpan("ApiKeysRepo.findActiveByHash"))
 
-    return { list, insert, revoke, touch, countActive, findActiveByHash } as const
+    return { list, listPage, insert, revoke, touch, countActive, findActiveByHash } as const
   })
 }) {}

@@ -6,6 +6,7 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { RequestContext, UserId } from "../RequestContext.js"
 import { Role } from "./OrganizationsRepo.js"
+import { after, CursorAt, cursorAt, type KeysetPage } from "./Keyset.js"
 import { inTenant, insertInTenant } from "./RepoSupport.js"
 import { Tenant } from "./Tenant.js"
 
@@ -18,8 +19,9 @@ export const Member = Schema.Struct({
 })
 export type Member = typeof Member.Type
 
-const SELECT_MEMBER = `SELECT m.user_id, u.email, u.name, m.role, m.created_at
-  FROM organization_members m JOIN users u ON u.id = m.user_id`
+const MEMBER_COLUMNS = "m.user_id, u.email, u.name, m.role, m.created_at"
+const MEMBER_FROM = "FROM organization_members m JOIN users u ON u.id = m.user_id"
+const SELECT_MEMBER = `SELECT ${MEMBER_COLUMNS} ${MEMBER_FROM}`
 
 export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo", {
   effect: Effect.gen(function* () {
@@ -37,6 +39,22 @@ export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo"
         })(undefined)
       })
     ).pipe(Effect.withSpan("MembersRepo.list"))
+
+    /** One keyset page of the members (Keyset.ts), oldest first. */
+    const listPage = (page: KeysetPage) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql, "m.organization_id")
+          return yield* SqlSchema.findAll({
+            Request: Schema.Void,
+            Result: Schema.Struct({ ...Member.fields, cursorAt: CursorAt }),
+            execute: () => sql`SELECT ${sql.literal(MEMBER_COLUMNS)}, ${cursorAt(sql, "m.created_at")}
+              ${sql.literal(MEMBER_FROM)} WHERE ${filter}
+              AND ${after(sql, page, "m.created_at", "m.user_id")}
+              ORDER BY m.created_at, m.user_id LIMIT ${page.limit}`
+          })(undefined)
+        })
+      ).pipe(Effect.withSpan("MembersRepo.listPage"))
 
     const find = (userId: UserId) =>
       scoped(
@@ -97,6 +115,6 @@ export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo"
       })
     ).pipe(Effect.withSpan("MembersRepo.countOwners"))
 
-    return { list, find, add, setRole, remove, countOwners } as const
+    return { list, listPage, find, add, setRole, remove, countOwners } as const
   })
 }) {}

@@ -6,6 +6,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { OrganizationId, RequestContext, UserId } from "../RequestContext.js"
+import { after, CursorAt, cursorAt, type KeysetPage } from "./Keyset.js"
 import { inTenant, insertInTenant, plain } from "./RepoSupport.js"
 import { Tenant } from "./Tenant.js"
 
@@ -117,6 +118,19 @@ export class OrganizationsRepo extends Effect.Service<OrganizationsRepo>()("Sql/
         })(userId)
       ).pipe(Effect.withSpan("OrganizationsRepo.listForUser"))
 
+    /** PRE-TENANT: one keyset page of the user's organizations (Keyset.ts), oldest first. */
+    const listForUserPage = (userId: UserId, page: KeysetPage) =>
+      plain(
+        SqlSchema.findAll({
+          Request: UserId,
+          Result: Schema.Struct({ ...Membership.fields, createdAt: Schema.DateFromSelf, cursorAt: CursorAt }),
+          execute: (u) => sql`SELECT o.*, ${cursorAt(sql, "o.created_at")}
+            FROM threadline_user_organizations(${u}) o
+            WHERE ${after(sql, page, "o.created_at", "o.organization_id")}
+            ORDER BY o.created_at, o.organization_id LIMIT ${page.limit}`
+        })(userId)
+      ).pipe(Effect.withSpan("OrganizationsRepo.listForUserPage"))
+
     /** PRE-TENANT: the organization with this id or slug, without a membership check (SECURITY DEFINER lookup). */
     const findRef = (orgIdOrSlug: string) =>
       plain(
@@ -127,6 +141,6 @@ export class OrganizationsRepo extends Effect.Service<OrganizationsRepo>()("Sql/
         })(orgIdOrSlug)
       ).pipe(Effect.withSpan("OrganizationsRepo.findRef"))
 
-    return { insert, current, update, remove, membership, listForUser, findRef } as const
+    return { insert, current, update, remove, membership, listForUser, listForUserPage, findRef } as const
   })
 }) {}

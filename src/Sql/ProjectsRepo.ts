@@ -5,6 +5,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { OrganizationId, ProjectId, RequestContext } from "../RequestContext.js"
+import { after, CursorAt, cursorAt, type KeysetPage } from "./Keyset.js"
 import { inTenant, insertInTenant } from "./RepoSupport.js"
 import { Tenant } from "./Tenant.js"
 
@@ -32,6 +33,20 @@ export class ProjectsRepo extends Effect.Service<ProjectsRepo>()("Sql/ProjectsRe
         })(undefined)
       })
     ).pipe(Effect.withSpan("ProjectsRepo.list"))
+
+    /** One keyset page of the organization's projects (Keyset.ts), oldest first. */
+    const listPage = (page: KeysetPage) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql)
+          return yield* SqlSchema.findAll({
+            Request: Schema.Void,
+            Result: Schema.Struct({ ...Project.fields, cursorAt: CursorAt }),
+            execute: () => sql`SELECT *, ${cursorAt(sql, "created_at")} FROM projects WHERE ${filter}
+              AND ${after(sql, page, "created_at", "id")} ORDER BY created_at, id LIMIT ${page.limit}`
+          })(undefined)
+        })
+      ).pipe(Effect.withSpan("ProjectsRepo.listPage"))
 
     const find = (id: ProjectId) =>
       scoped(
@@ -94,6 +109,6 @@ export class ProjectsRepo extends Effect.Service<ProjectsRepo>()("Sql/ProjectsRe
       })
     ).pipe(Effect.withSpan("ProjectsRepo.count"))
 
-    return { list, find, current, insert, rename, remove, count } as const
+    return { list, listPage, find, current, insert, rename, remove, count } as const
   })
 }) {}

@@ -15,7 +15,7 @@ import { SessionsRepo } from "../Sql/SessionsRepo.js"
 import { UsersRepo } from "../Sql/UsersRepo.js"
 import { httpContext } from "./HttpContext.js"
 import { clearSessionCookie } from "./SessionCookie.js"
-import { pageOf, type ListQuery } from "./ListPage.js"
+import { type ListQuery, pageOf, pageRequest } from "./ListPage.js"
 import { type CreateOrgPayload, type Role, slugFromName } from "./TenancySchemas.js"
 
 const session = Effect.flatMap(principal, (p) =>
@@ -67,8 +67,9 @@ export const me = () =>
 export const listOrgs = ({ urlParams }: { readonly urlParams: ListQuery }) =>
   Effect.gen(function* () {
     const s = yield* session
-    const rows = yield* (yield* OrganizationsRepo).listForUser(s.userId)
-    const page = yield* pageOf(rows, urlParams, (m) => ({ at: m.createdAt, id: m.organizationId }))
+    const request = yield* pageRequest(urlParams)
+    const rows = yield* (yield* OrganizationsRepo).listForUserPage(s.userId, request)
+    const page = pageOf(rows, request, (m) => m.organizationId)
     return { organizations: page.items.map(orgView), nextCursor: page.nextCursor }
   })
 

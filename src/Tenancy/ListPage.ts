@@ -1,11 +1,12 @@
 /**
  * Pages of the tenancy lists (organizations, members, projects, API keys), API.md "Lists page with an opaque
- * `cursor` and return `nextCursor`". The repositories return these lists whole, oldest first by (createdAt, id);
- * they are small (bounded by an organization's size and its API-key quota), so the page is cut here, keyset style:
- * the cursor is the (createdAt, id) of the last row returned, so a page stays exact while rows are added.
+ * `cursor` and return `nextCursor`". Keyset pages cut in SQL (src/Sql/Keyset.ts): the cursor is the (created_at, id)
+ * of the last row returned, with created_at at the microsecond as Postgres stores it, so a page stays exact while
+ * rows are added and a list of any length costs one page of rows per request.
  */
 import { Effect, Schema } from "effect"
 import { BadRequest } from "../Http/Errors.js"
+import type { KeysetPage } from "../Sql/Keyset.js"
 
 export const DEFAULT_PAGE_SIZE = 100
 export const MAX_PAGE_SIZE = 200
@@ -23,39 +24,42 @@ export const ListQuery = Schema.Struct({
 export type ListQuery = typeof ListQuery.Type
 
 interface Position {
-  readonly at: Date
+  /** ISO 8601, UTC; microseconds for cursors this version returns (milliseconds for older ones, still accepted). */
+  readonly at: string
   readonly id: string
 }
 
-const encode = (p: Position) => Buffer.from(`l:${p.at.toISOString()}|${p.id}`).toString("base64url")
+const encode = (p: Position) => Buffer.from(`l:${p.at}|${p.id}`).toString("base64url")
 
 const decode = (cursor: string): Effect.Effect<Position, BadRequest> => {
-  const match = /^l:([0-9T:.Z-]{20,30})\|([A-Za-z0-9_-]{1,100})$/.exec(Buffer.from(cursor, "base64url").toString())
-  const at = match?.[1] === undefined ? null : new Date(match[1])
-  return at !== null && match?.[2] !== undefined && !Number.isNaN(at.getTime())
-    ? Effect.succeed({ at, id: match[2] })
+  const match = /^l:(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z)\|([A-Za-z0-9_-]{1,100})$/.exec(
+    Buffer.from(cursor, "base64url").toString()
+  )
+  const at = match?.[1]
+  const id = match?.[2]
+  return at !== undefined && id !== undefined && !Number.isNaN(new Date(at).getTime())
+    ? Effect.succeed({ at, id })
     : Effect.fail(new BadRequest({ message: "cursor is not one this API returned" }))
 }
 
-const after = (row: Position, cursor: Position) =>
-  row.at.getTime() > cursor.at.getTime() || (row.at.getTime() === cursor.at.getTime() && row.id > cursor.id)
+/** What to ask the repository for: the rows after the cursor, one more than the page shows. */
+export const pageRequest = (query: ListQuery): Effect.Effect<KeysetPage, BadRequest> =>
+  Effect.map(query.cursor === undefined ? Effect.succeed(undefined) : decode(query.cursor), (after) => ({
+    after,
+    limit: (query.limit ?? DEFAULT_PAGE_SIZE) + 1
+  }))
 
-/** One page of `rows` (oldest first) after `query.cursor`, and the cursor of the next page or null. */
-export const pageOf = <A>(
+/** The page shown from what `pageRequest` fetched, and the cursor of the next page or null. */
+export const pageOf = <A extends { readonly cursorAt: string }>(
   rows: ReadonlyArray<A>,
-  query: ListQuery,
-  position: (a: A) => Position
-): Effect.Effect<{ readonly items: ReadonlyArray<A>; readonly nextCursor: string | null }, BadRequest> =>
-  Effect.gen(function* () {
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE
-    const from = query.cursor === undefined ? null : yield* decode(query.cursor)
-    const sorted = [...rows].sort((a, b) => {
-      const pa = position(a)
-      const pb = position(b)
-      return pa.at.getTime() - pb.at.getTime() || (pa.id < pb.id ? -1 : pa.id > pb.id ? 1 : 0)
-    })
-    const remaining = from === null ? sorted : sorted.filter((r) => after(position(r), from))
-    const items = remaining.slice(0, limit)
-    const last = items[items.length - 1]
-    return { items, nextCursor: remaining.length > limit && last !== undefined ? encode(position(last)) : null }
-  })
+  request: KeysetPage,
+  idOf: (a: A) => string
+): { readonly items: ReadonlyArray<A>; readonly nextCursor: string | null } => {
+  const items = rows.slice(0, request.limit - 1)
+  const last = items[items.length - 1]
+  return {
+    items,
+    nextCursor:
+      rows.length >= request.limit && last !== undefined ? encode({ at: last.cursorAt, id: idOf(last) }) : null
+  }
+}

@@ -18,7 +18,7 @@ import { UsersRepo } from "../Sql/UsersRepo.js"
 import { ApiKeyCache } from "./ApiKeyCache.js"
 import type { AddMemberPayload, CreateKeyPayload, CreateProjectPayload } from "./TenancySchemas.js"
 import { mintApiKey } from "./Tokens.js"
-import { pageOf, type ListQuery } from "./ListPage.js"
+import { type ListQuery, pageOf, pageRequest } from "./ListPage.js"
 
 type OrgPath = { readonly path: { readonly org: string } }
 type ProjectPath = { readonly path: { readonly org: string; readonly project: string } }
@@ -38,7 +38,13 @@ const userId = parseId(UserId, "member")
 /** A mutation that found nothing fails inside its transaction, so no audit row is written for it. */
 const gone = (what: string) => () => new NotFound({ message: `${what} not found` })
 
-const memberView = (m: Member) => ({ ...m, createdAt: m.createdAt.toISOString() })
+const memberView = (m: Member) => ({
+  userId: m.userId,
+  email: m.email,
+  name: m.name,
+  role: m.role,
+  createdAt: m.createdAt.toISOString()
+})
 const projectView = (p: Project) => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString() })
 const keyView = (k: ApiKey) => ({
   id: k.id,
@@ -74,8 +80,8 @@ export const getOrg = ({ path }: OrgPath) =>
 export const listMembers = ({ path, urlParams }: OrgPath & Listing) =>
   OrgAccess.run(path.org, "member", () =>
     Effect.gen(function* () {
-      const all = yield* (yield* MembersRepo).list
-      const page = yield* pageOf(all, urlParams, (m) => ({ at: m.createdAt, id: m.userId }))
+      const request = yield* pageRequest(urlParams)
+      const page = pageOf(yield* (yield* MembersRepo).listPage(request), request, (m) => m.userId)
       return { members: page.items.map(memberView), nextCursor: page.nextCursor }
     })
   )
@@ -122,8 +128,8 @@ export const removeMember = ({ path }: { readonly path: { readonly org: string; 
 export const listProjects = ({ path, urlParams }: OrgPath & Listing) =>
   OrgAccess.run(path.org, "member", () =>
     Effect.gen(function* () {
-      const all = yield* (yield* ProjectsRepo).list
-      const page = yield* pageOf(all, urlParams, (p) => ({ at: p.createdAt, id: p.id }))
+      const request = yield* pageRequest(urlParams)
+      const page = pageOf(yield* (yield* ProjectsRepo).listPage(request), request, (p) => p.id)
       return { projects: page.items.map(projectView), nextCursor: page.nextCursor }
     })
   )
@@ -168,8 +174,8 @@ export const listKeys = ({ path, urlParams }: ProjectPath & Listing) =>
   OrgAccess.run(path.org, "member", () =>
     Effect.gen(function* () {
       const project = yield* existingProject(path.project)
-      const keys = yield* (yield* ApiKeysRepo).list(project.id)
-      const page = yield* pageOf(keys, urlParams, (k) => ({ at: k.createdAt, id: k.id }))
+      const request = yield* pageRequest(urlParams)
+      const page = pageOf(yield* (yield* ApiKeysRepo).listPage(project.id, request), request, (k) => k.id)
       return { keys: page.items.map(keyView), nextCursor: page.nextCursor }
     })
   )
