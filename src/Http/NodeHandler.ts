@@ -1,7 +1,7 @@
 /**
  * The node listeners that serve an HttpApp. What a request costs around the app (docs/performance.md, "HTTP
  * platform"), and why it is wired this way rather than through `NodeHttpServer.makeHandler`:
- * - the fiber starts with its Context built in one step (runtime services + request + state + span + scope) and
+ * - the fiber starts with its Context built in one step (request + state + span + scope; see below) and
  *   its request id already in its FiberRefs, instead of a chain of provideService / locally copies;
  * - the request's Scope is made only if something uses it (RequestScope.ts);
  * - no per-request tracer middleware (URL parsing, header redaction, span attributes): the request's span is a
@@ -86,7 +86,12 @@ interface InFlight {
 }
 
 /** The node `request` and `clientError` listeners serving `dispatch`'s routes on the current runtime. */
-export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
+/**
+ * `serverServices`: also give every request fiber the services of the runtime this is made in. For a plain HttpApp
+ * served through `HttpServer.serve` (its requirements are provided to that layer, there is no group Context to
+ * merge); an HttpApi's routes (ApiRoutes.ts) need only the request's own.
+ */
+export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, serverServices = false) =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     /** Request fibers skip Effect's per-fiber metrics (on by default in 3.22); nothing reads or exports them. */
@@ -166,7 +171,7 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
       )
       const scope = new RequestScope(ExecutionStrategy.sequential)
       // Only the request's own services (see "The request fiber's Context" above).
-      const map = new Map<string, unknown>()
+      const map = serverServices ? new Map(runtime.context.unsafeMap) : new Map<string, unknown>()
       const context = Context.unsafeMake<never>(map)
       map.set(HttpServerRequest.HttpServerRequest.key, request)
       map.set(HttpServerRequest.ParsedSearchParams.key, matched.searchParams)
@@ -181,7 +186,7 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch) =>
       })
       const fiber: Fiber.RuntimeFiber<void, unknown> = Runtime.runFork(
         Runtime.make({ context, fiberRefs, runtimeFlags }),
-        // The fiber's Context is built above: the runtime's services plus the request's; routes need no more.
+        // The fiber's Context is built above: the request's own services; routes bring the rest (see the header).
         program(matched.app, request, state) as unknown as Effect.Effect<void, unknown>
       )
       const entry: InFlight = {

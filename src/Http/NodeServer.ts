@@ -25,7 +25,10 @@ export interface NodeServerOptions {
 /** Serves a dispatch table (ApiRoutes.ts) on the node server, for as long as the calling scope is open. */
 export class Listener extends Context.Tag("Http/NodeServer/Listener")<
   Listener,
-  { readonly attach: (dispatch: Dispatch) => Effect.Effect<void, never, Scope.Scope> }
+  {
+    /** `serverServices`: see `makeHandlers` (true for a plain HttpApp, whose requirements come from the server's). */
+    readonly attach: (dispatch: Dispatch, serverServices?: boolean) => Effect.Effect<void, never, Scope.Scope>
+  }
 >() {}
 
 export const make = (
@@ -51,9 +54,9 @@ export const make = (
     })
     const address = server.address() as AddressInfo
     yield* Effect.addFinalizer(() => Effect.sync(() => options.accessLog?.flush()))
-    const attach = (dispatch: Dispatch) =>
+    const attach = (dispatch: Dispatch, serverServices = false) =>
       Effect.gen(function* () {
-        const handlers = yield* makeHandlers(options, dispatch)
+        const handlers = yield* makeHandlers(options, dispatch, serverServices)
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             server.off("request", handlers.request)
@@ -73,7 +76,7 @@ export const make = (
           params: {},
           searchParams: {}
         }
-        return attach(() => whole)
+        return attach(() => whole, true)
       }
     })
     return Context.make(HttpServer.HttpServer, http).pipe(Context.add(Listener, { attach }))
