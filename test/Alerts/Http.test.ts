@@ -5,56 +5,15 @@
  */
 import { randomBytes } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { DeliveriesRepo } from "../../src/Alerts/DeliveriesRepo.js"
-import { AppConfig } from "../../src/Config.js"
-import * as AccessLog from "../../src/Http/AccessLog.js"
-import { RedisPing } from "../../src/Http/HealthHttp.js"
-import { ApiLive, serveWith } from "../../src/Http/Server.js"
-import { QueueRedis } from "../../src/Queue/Redis.js"
 import { makeId, type OrganizationId, RequestContext } from "../../src/RequestContext.js"
-import { ReadSql } from "../../src/Sql/Client.js"
-import { TenancyLive } from "../../src/Tenancy/TenancyLive.js"
-import { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
-import { TestDatabase } from "../support/Database.js"
-import { limitsConfig, TestLimitsLive } from "../support/Limits.js"
+import { type Reply, send } from "../Http/support/TestServer.js"
+import { appServer } from "../support/AppServer.js"
 
-const provider = ConfigProvider.fromMap(
-  new Map(
-    Object.entries({
-      THREADLINE_ENV: "test",
-      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
-      THREADLINE_QUEUE_PREFIX: `tl-test-alerts-http-${randomBytes(4).toString("hex")}`,
-      THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000",
-      THREADLINE_ALLOW_PRIVATE_WEBHOOKS: "false",
-      ...limitsConfig("alerts-http")
-    })
-  )
-)
+const serverLayer = appServer("alerts-http", { THREADLINE_ALLOW_PRIVATE_WEBHOOKS: "false" })
 
-const serverLayer = serveWith(ApiLive, { port: 0, host: "127.0.0.1", accessLog: AccessLog.memorySink() }).pipe(
-  Layer.provide(RedisPing.fromQueueRedis),
-  Layer.provide(ReadSql.fromPrimary),
-  // the limits area as the api role runs it (rate-limit step, rule creation limit)
-  Layer.provideMerge(TestLimitsLive),
-  Layer.provideMerge(TenancyLive),
-  Layer.provideMerge(QueueRedis.Default),
-  Layer.provideMerge(TestDatabase.layer("alerts-http")),
-  Layer.provideMerge(AppConfig.Default),
-  Layer.provide(Layer.setConfigProvider(provider))
-)
-
-const req = (method: string, path: string, options: { token?: string; body?: unknown } = {}) =>
-  Effect.flatMap(baseUrl, (base) =>
-    call(`${base}${path}`, {
-      method,
-      headers: {
-        ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {})
-      },
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {})
-    })
-  )
+const req = send
 
 const ok = (res: Reply, status = 200) => {
   if (res.status !== status) expect(res.json).toEqual({ expectedStatus: status })

@@ -8,48 +8,20 @@
 import { randomBytes } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, Layer } from "effect"
-import { AppConfig } from "../../src/Config.js"
-import * as AccessLog from "../../src/Http/AccessLog.js"
-import { RedisPing } from "../../src/Http/HealthHttp.js"
-import { ApiLive, serveWith } from "../../src/Http/Server.js"
-import { QueueRedis } from "../../src/Queue/Redis.js"
+import { Effect } from "effect"
 import { type OrganizationId, RequestContext } from "../../src/RequestContext.js"
-import { ReadSql } from "../../src/Sql/Client.js"
 import { Tenant } from "../../src/Sql/Tenant.js"
-import { TenancyLive } from "../../src/Tenancy/TenancyLive.js"
 import { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
-import { TestDatabase } from "../support/Database.js"
-import { limitsConfig, TestLimitsLive } from "../support/Limits.js"
+import { appServer } from "../support/AppServer.js"
 
 const unique = () => randomBytes(4).toString("hex")
 const ADMIN_EMAIL = `root-${unique()}@platform.example.com`
 const ORG_PER_MINUTE = 40
 
-const provider = ConfigProvider.fromMap(
-  new Map(
-    Object.entries({
-      THREADLINE_ENV: "test",
-      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
-      THREADLINE_QUEUE_PREFIX: `tl-test-limits-http-${unique()}`,
-      THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000",
-      THREADLINE_ADMIN_EMAILS: `someone@example.com, ${ADMIN_EMAIL.toUpperCase()}`,
-      THREADLINE_RATE_LIMIT_ORG_PER_MINUTE: String(ORG_PER_MINUTE),
-      ...limitsConfig("http")
-    })
-  )
-)
-
-const serverLayer = serveWith(ApiLive, { port: 0, host: "127.0.0.1", accessLog: AccessLog.memorySink() }).pipe(
-  Layer.provide(RedisPing.fromQueueRedis),
-  Layer.provide(ReadSql.fromPrimary),
-  Layer.provideMerge(TestLimitsLive),
-  Layer.provideMerge(TenancyLive),
-  Layer.provideMerge(QueueRedis.Default),
-  Layer.provideMerge(TestDatabase.layer("limits-http")),
-  Layer.provideMerge(AppConfig.Default),
-  Layer.provide(Layer.setConfigProvider(provider))
-)
+const serverLayer = appServer("limits-http", {
+  THREADLINE_ADMIN_EMAILS: `someone@example.com, ${ADMIN_EMAIL.toUpperCase()}`,
+  THREADLINE_RATE_LIMIT_ORG_PER_MINUTE: String(ORG_PER_MINUTE)
+})
 
 interface Auth {
   readonly token?: string

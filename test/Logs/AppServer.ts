@@ -6,20 +6,11 @@
  * main.ts composes it, with its default limits (far above what these tests send).
  */
 import { randomBytes } from "node:crypto"
-import { ConfigProvider, Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { expect } from "@effect/vitest"
-import { AuditLog } from "../../src/Audit/AuditLog.js"
-import { AppConfig } from "../../src/Config.js"
-import * as AccessLog from "../../src/Http/AccessLog.js"
-import { RedisPing } from "../../src/Http/HealthHttp.js"
-import { ApiLive, serveWith } from "../../src/Http/Server.js"
-import { LimitsLive } from "../../src/Limits/LimitsLive.js"
 import type { SearchReply } from "../../src/Logs/QueryTypes.js"
-import { QueueRedis } from "../../src/Queue/Redis.js"
-import { ReadSql } from "../../src/Sql/Client.js"
-import { TenancyLive } from "../../src/Tenancy/TenancyLive.js"
 import { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
-import { TestDatabase } from "../support/Database.js"
+import { appServer } from "../support/AppServer.js"
 
 export { baseUrl, call, type Reply }
 
@@ -100,27 +91,8 @@ const tenant = (label: string) =>
 
 /** The application's server on `label`'s own database, with tenants A and B and an outsider made through it. */
 export const logsApp = (label: string) => {
-  const provider = ConfigProvider.fromMap(
-    new Map(
-      Object.entries({
-        THREADLINE_ENV: "test",
-        REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
-        THREADLINE_QUEUE_PREFIX: `tl-test-${label}-${unique()}`,
-        THREADLINE_LIMITS_PREFIX: `tl-test-${label}-limits-${unique()}`,
-        THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000"
-      })
-    )
-  )
-  const server = serveWith(ApiLive, { port: 0, host: "127.0.0.1", accessLog: AccessLog.memorySink() }).pipe(
-    Layer.provide(RedisPing.fromQueueRedis),
-    Layer.provide(ReadSql.fromPrimary),
-    // as main.ts composes the api role: the tenancy services, and the limits area (rate limits, the logs Quota)
-    Layer.provideMerge(Layer.merge(TenancyLive, LimitsLive.pipe(Layer.provide(AuditLog.Default)))),
-    Layer.provideMerge(QueueRedis.Default),
-    Layer.provideMerge(TestDatabase.layer(label)),
-    Layer.provideMerge(AppConfig.Default),
-    Layer.provide(Layer.setConfigProvider(provider))
-  )
+  // the limits area with its default limits (far above what these tests send)
+  const server = appServer(label)
   const tenants = Layer.effect(Tenants, Effect.all({ a: tenant("a"), b: tenant("b"), outsider: user("outsider") }))
   return tenants.pipe(Layer.provideMerge(server))
 }

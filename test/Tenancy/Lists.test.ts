@@ -6,22 +6,13 @@
 import { randomBytes } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { baseUrl, call, type Reply, tenancyServer } from "./Support.js"
+import { type Reply, tenancyServer } from "./Support.js"
+import { send } from "../Http/support/TestServer.js"
 
 // no THREADLINE_SECURE_COOKIES: the default is under test
 const server = tenancyServer("tenancy_lists", { THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000" })
 
-const req = (method: string, path: string, options: { token?: string; body?: unknown } = {}) =>
-  Effect.flatMap(baseUrl, (base) =>
-    call(`${base}${path}`, {
-      method,
-      headers: {
-        ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {})
-      },
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {})
-    })
-  )
+const req = send
 
 const unique = () => randomBytes(4).toString("hex")
 

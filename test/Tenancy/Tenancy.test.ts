@@ -8,7 +8,8 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { BruteForce } from "../../src/Tenancy/BruteForce.js"
 import { asOwner } from "../support/Database.js"
-import { baseUrl, call, type Reply, tenancyServer } from "./Support.js"
+import { type Reply, tenancyServer } from "./Support.js"
+import { send } from "../Http/support/TestServer.js"
 
 // Every test registers and logs in from 127.0.0.1: the per-IP limit is raised here and lowered by the brute-force test.
 const server = tenancyServer("tenancy", {
@@ -17,22 +18,7 @@ const server = tenancyServer("tenancy", {
   THREADLINE_AUTH_ATTEMPTS_PER_IP: "1000"
 })
 
-const req = (
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}
-) =>
-  Effect.flatMap(baseUrl, (base) =>
-    call(`${base}${path}`, {
-      method,
-      headers: {
-        ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
-        ...options.headers
-      },
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {})
-    })
-  )
+const req = send
 
 const unique = () => randomBytes(4).toString("hex")
 const PASSWORD = "correct horse battery"

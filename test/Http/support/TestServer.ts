@@ -140,3 +140,29 @@ export const call = (url: string, init: RequestInit = {}): Effect.Effect<Reply> 
     }
     return { status: res.status, headers: res.headers, text, json }
   })
+
+export interface SendOptions {
+  /** Sent as `Authorization: Bearer …` (a session token or an API key). */
+  readonly token?: string
+  /** Sent as JSON. */
+  readonly body?: unknown
+  readonly headers?: Record<string, string>
+}
+
+/** One request to the server under test: JSON body and bearer token when given. */
+export const send = (
+  method: string,
+  path: string,
+  options: SendOptions = {}
+): Effect.Effect<Reply, never, HttpServer.HttpServer> =>
+  Effect.flatMap(baseUrl, (base) =>
+    call(`${base}${path}`, {
+      method,
+      headers: {
+        ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+        ...options.headers
+      },
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {})
+    })
+  )
