@@ -114,7 +114,12 @@ layer(Env, { timeout: 60_000 })("keyset pages", (it) => {
     "a cursor this API did not return is refused; a millisecond cursor of the previous version is accepted",
     () =>
       Effect.gen(function* () {
-        for (const cursor of ["", "garbage", Buffer.from("l:not-a-date|prj_x").toString("base64url")]) {
+        const forged = [
+          "l:not-a-date|prj_x",
+          "l:2026-02-30T00:00:00.000000Z|prj_x",
+          "l:0000-01-01T00:00:00.000000Z|prj_x"
+        ]
+        for (const cursor of ["", "garbage", ...forged.map((c) => Buffer.from(c).toString("base64url"))]) {
           const exit = yield* Effect.exit(pageRequest({ cursor }))
           expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error instanceof BadRequest).toBe(
             true
