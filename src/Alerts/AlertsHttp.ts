@@ -66,7 +66,7 @@ const RULE_ERRORS: ReadonlySet<string> = new Set([
 ])
 type RuleErrorTag = "Alerts/RuleNotFound" | "Alerts/RuleProjectNotFound" | "Alerts/InvalidWebhookUrl"
 
-/** The rule errors as HTTP errors; others (the quota's LimitReached, 403) pass through with their own status. */
+/** The rule errors as HTTP errors; others (the quota's LimitReached, 429) pass through with their own status. */
 const ruleErrors = <A, E extends { readonly _tag: string; readonly message: string }, R>(
   effect: Effect.Effect<A, E, R>
 ) =>

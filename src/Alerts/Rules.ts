@@ -71,7 +71,7 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
         const secret = Redacted.make(input.webhookSecret ?? `whsec_${randomBytes(24).toString("base64url")}`)
         const sealed = yield* seal(id, secret)
         const rule = yield* audit.audited(
-          // the organization's rule quota, checked in the inserting transaction (403 LimitReached at the limit)
+          // the organization's rule quota, checked in the inserting transaction (429 LimitReached at the limit)
           Effect.zipRight(
             quotas.checkCreate("alertRules"),
             Effect.map(repo.insert({ ...rowOf(id, input), secret: sealed }), toApi)

@@ -22,10 +22,20 @@ import { OrganizationLimits } from "./OrganizationLimits.js"
 import { type CountedResource, ResourceCounts } from "./ResourceCounts.js"
 import { Usage } from "./Usage.js"
 
+/** A count quota (API keys, alert rules) frees up only when something is deleted or the limit is raised. */
+export const COUNT_QUOTA_RETRY_AFTER_SECONDS = 3600
+
 export class LimitReached extends Schema.TaggedError<LimitReached>()(
   "LimitReached",
-  { message: Schema.String, resource: Schema.Literal("alertRules", "apiKeys"), limit: Schema.Int },
-  HttpApiSchema.annotations({ status: 403 })
+  {
+    message: Schema.String,
+    resource: Schema.Literal("alertRules", "apiKeys"),
+    limit: Schema.Int,
+    /** `Retry-After`: a count quota does not reset with time; this is how long a client should leave it alone. */
+    retryAfterSeconds: Schema.Int
+  },
+  // API.md: "429 rate limited or over quota (with Retry-After)"; apiKeys and alertRules are quotas of the document
+  HttpApiSchema.annotations({ status: 429 })
 ) {}
 
 export interface IngestGrant {
@@ -162,7 +172,8 @@ export class Quotas extends Effect.Service<Quotas>()("Limits/Quotas", {
           return yield* new LimitReached({
             message: `this organization has ${count} ${noun[resource]}; its limit is ${limit}`,
             resource,
-            limit
+            limit,
+            retryAfterSeconds: COUNT_QUOTA_RETRY_AFTER_SECONDS
           })
         }
       })

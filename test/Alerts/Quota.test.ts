@@ -1,7 +1,7 @@
 /**
  * The limits area at the alert side, on the roles' composition (alertsLayer provides src/Limits/LimitsLive.ts):
  * an organization over its quota is not evaluated (a log line and an `alert.evaluation_skipped` audit row under the
- * evaluation's context), and alert rules past the organization's quota are refused with LimitReached (403).
+ * evaluation's context), and alert rules past the organization's quota are refused with LimitReached (429).
  */
 import { SqlClient } from "@effect/sql"
 import { afterAll, describe, expect, layer } from "@effect/vitest"

@@ -48,7 +48,7 @@ const createRule = (o: OrganizationId, id: string) =>
   }).pipe(RequestContext.withContext(userContext(o, "usr_admin")))
 
 layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
-  it.effect("concurrent creations at the limit: exactly the limit is created, the rest get 403 LimitReached", () =>
+  it.effect("concurrent creations at the limit: exactly the limit is created, the rest get LimitReached (429)", () =>
     Effect.gen(function* () {
       const o = org("rules")
       yield* setLimits(o, { quotas: { alertRules: 3 } })
