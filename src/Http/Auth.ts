@@ -155,28 +155,29 @@ export const preAuthenticationContext: Effect.Effect<RequestContextData, never, 
   })
 
 /** Which principal the request's credential belongs to, under the route's policy. */
+/** A credential lookup, run under the pre-authentication context (its statements carry the request id). */
+const lookUp = (lookup: Effect.Effect<AuthResult, Unauthorized, RequestContext>) =>
+  Effect.flatMap(preAuthenticationContext, (ctx) => RequestContext.withContext(ctx)(lookup))
+
 const authenticate = (credentials: CredentialsShape, policy: Policy) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): Effect.Effect<AuthResult, Unauthorized> => {
-    const found = credentialOf(request)
-    switch (found._tag) {
-      case "Refused":
-        return Effect.fail(new Unauthorized({ message: found.message }))
-      case "ApiKey":
-        return policy.apiKeys
-          ? Effect.flatMap(
-              Effect.provideService(preAuthenticationContext, HttpServerRequest.HttpServerRequest, request),
-              (ctx) => RequestContext.withContext(ctx)(credentials.fromApiKey(Redacted.make(found.secret)))
-            )
-          : Effect.fail(new Unauthorized({ message: "this endpoint requires a session" }))
-      case "Session":
-        return policy.sessions
-          ? Effect.flatMap(
-              Effect.provideService(preAuthenticationContext, HttpServerRequest.HttpServerRequest, request),
-              (ctx) => RequestContext.withContext(ctx)(credentials.fromSession(Redacted.make(found.token)))
-            )
-          : Effect.fail(new Unauthorized({ message: "this endpoint requires an API key" }))
+  Effect.flatMap(
+    HttpServerRequest.HttpServerRequest,
+    (request): Effect.Effect<AuthResult, Unauthorized, HttpServerRequest.HttpServerRequest> => {
+      const found = credentialOf(request)
+      switch (found._tag) {
+        case "Refused":
+          return Effect.fail(new Unauthorized({ message: found.message }))
+        case "ApiKey":
+          return policy.apiKeys
+            ? lookUp(credentials.fromApiKey(Redacted.make(found.secret)))
+            : Effect.fail(new Unauthorized({ message: "this endpoint requires a session" }))
+        case "Session":
+          return policy.sessions
+            ? lookUp(credentials.fromSession(Redacted.make(found.token)))
+            : Effect.fail(new Unauthorized({ message: "this endpoint requires an API key" }))
+      }
     }
-  })
+  )
 
 /** The context the handler runs under; recorded for the access log and the principal accessor. */
 const establish = (rateLimit: ReturnType<typeof limit>) => (result: AuthResult) =>

@@ -9,7 +9,7 @@
  * The answer's `RateLimit-*` headers (and `Retry-After` on a 429) go on the request's answer whatever it ends in.
  */
 import { Context, Effect, Option } from "effect"
-import { RateLimited } from "../Limits/RateLimiter.js"
+import { RateLimited, rateLimitHeaders } from "../Limits/RateLimiter.js"
 import { RequestContext, type RequestContextData } from "../RequestContext.js"
 import { addHeaders } from "./RequestState.js"
 
@@ -28,12 +28,6 @@ export class RequestLimiter extends Context.Reference<RequestLimiter>()("Http/Re
   defaultValue: (): RequestLimiterShape => ({ check: Effect.succeedNone })
 }) {}
 
-const headersOf = (info: RateLimitInfo): Record<string, string> => ({
-  "ratelimit-limit": String(info.limit),
-  "ratelimit-remaining": String(info.remaining),
-  "ratelimit-reset": String(info.resetSeconds)
-})
-
 /**
  * Counts the request under `ctx` and records the headers of the answer. Callers take the limiter when their layer
  * is built (`yield* RequestLimiter`), so the one provided to the process is captured once, like any service.
@@ -44,8 +38,9 @@ export const limit =
     limiter.check.pipe(
       RequestContext.withContext(ctx),
       Effect.tapBoth({
-        onFailure: (e) => addHeaders({ ...headersOf(e), "retry-after": String(e.retryAfterSeconds) }),
-        onSuccess: (info) => (Option.isSome(info) ? addHeaders(headersOf(info.value)) : Effect.void)
+        // a refusal's Retry-After comes with its error body (ErrorPipeline.ts, from `retryAfterSeconds`)
+        onFailure: (e) => addHeaders(rateLimitHeaders(e)),
+        onSuccess: (info) => (Option.isSome(info) ? addHeaders(rateLimitHeaders(info.value)) : Effect.void)
       }),
       Effect.asVoid
     )
