@@ -5,7 +5,7 @@
 import { Effect, Option, Redacted, Schema } from "effect"
 import { BadRequest, Conflict, NotFound } from "../Http/Errors.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
-import { type AlertRule, patchedInput, RuleId } from "./AlertRule.js"
+import { type AlertRule, RuleId } from "./AlertRule.js"
 import type { PageQuery, RulePatchPayload, RulePayload } from "./AlertsApi.js"
 import { Deliveries } from "./Deliver.js"
 import { type AlertEventRow, type DeliveryListRow, EventsRepo } from "./EventsRepo.js"
@@ -107,13 +107,9 @@ export const getRule = ({ path }: RulePath) =>
 
 export const updateRule = ({ path, payload }: RulePath & { readonly payload: typeof RulePatchPayload.Type }) =>
   OrgAccess.run(path.org, "admin", () =>
-    Effect.flatMap(ruleId(path.ruleId), (id) =>
-      ruleErrors(
-        Effect.flatMap(Rules, (r) =>
-          Effect.flatMap(r.get(id), (current) => r.update(id, patchedInput(current, payload)))
-        )
-      )
-    ).pipe(Effect.map(ruleView))
+    Effect.flatMap(ruleId(path.ruleId), (id) => ruleErrors(Effect.flatMap(Rules, (r) => r.patch(id, payload)))).pipe(
+      Effect.map(ruleView)
+    )
   )
 
 export const deleteRule = ({ path }: RulePath) =>

@@ -15,7 +15,9 @@ import {
   InvalidWebhookUrl,
   makeRuleId,
   type RuleId,
+  patchedInput,
   type RuleInput,
+  type RulePatch,
   RuleNotFound,
   secretOwner
 } from "./AlertRule.js"
@@ -92,25 +94,6 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
         })
       )
 
-    const update = (id: RuleId, input: RuleInput) =>
-      Effect.gen(function* () {
-        yield* checkUrl(input.webhookUrl)
-        const sealed = input.webhookSecret === undefined ? null : yield* seal(id, Redacted.make(input.webhookSecret))
-        return yield* audit.audited(
-          Effect.flatMap(repo.update({ ...rowOf(id, input), secret: sealed }), (row) =>
-            Option.match(row, {
-              onNone: () => Effect.fail(new RuleNotFound({ ruleId: id })),
-              onSome: (r) => Effect.succeed(toApi(r))
-            })
-          ),
-          (r) => ({
-            action: "alert_rule.update",
-            target: { type: "alert_rule", id: r.id },
-            changes: { ...auditChanges(r), secretRotated: sealed !== null }
-          })
-        )
-      }).pipe(Effect.withSpan("Rules.update"))
-
     const remove = (id: string) =>
       audit.audited(
         Effect.filterOrFail(
@@ -121,7 +104,38 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
         () => ({ action: "alert_rule.delete", target: { type: "alert_rule", id } })
       )
 
-    return { create, list, get, update, remove } as const
+    /**
+     * A partial PUT: the current rule is read and locked, the patch laid over it and written in one transaction with
+     * its audit row, so two concurrent patches of different fields both land (read in one transaction and written in
+     * another, the second write put back the first's field as it was before).
+     */
+    const patch = (id: RuleId, changes: RulePatch) =>
+      Effect.gen(function* () {
+        if (changes.webhookUrl !== undefined) yield* checkUrl(changes.webhookUrl)
+        const sealed =
+          changes.webhookSecret === undefined ? null : yield* seal(id, Redacted.make(changes.webhookSecret))
+        return yield* audit.audited(
+          Effect.gen(function* () {
+            const current = yield* repo.find(id, { forUpdate: true })
+            if (Option.isNone(current)) return yield* new RuleNotFound({ ruleId: id })
+            const row = yield* repo.update({
+              ...rowOf(id, patchedInput(toApi(current.value), changes)),
+              secret: sealed
+            })
+            return yield* Option.match(row, {
+              onNone: () => Effect.fail(new RuleNotFound({ ruleId: id })),
+              onSome: (r) => Effect.succeed(toApi(r))
+            })
+          }),
+          (r) => ({
+            action: "alert_rule.update",
+            target: { type: "alert_rule", id: r.id },
+            changes: { ...auditChanges(r), secretRotated: sealed !== null }
+          })
+        )
+      }).pipe(Effect.withSpan("Rules.patch"))
+
+    return { create, list, get, patch, remove } as const
   }),
   dependencies: [RulesRepo.Default, AuditLog.Default, SecretBox.Default]
 }) {}

@@ -123,12 +123,14 @@ export class RulesRepo extends Effect.Service<RulesRepo>()("Alerts/RulesRepo", {
         return pageOf(rows, limit, (r) => r.createdAt)
       })
 
-    const find = (id: string) =>
+    /** `forUpdate`: lock the row until the enclosing transaction ends (a read-modify-write such as a partial PUT). */
+    const find = (id: string, options?: { readonly forUpdate?: boolean }) =>
       scoped(
         Effect.gen(function* () {
+          const lock = options?.forUpdate === true ? sql.literal("FOR UPDATE") : sql.literal("")
           return first(
             yield* sql<StoredRule>`SELECT ${sql.literal(COLUMNS)} FROM alert_rules
-              WHERE ${yield* Tenant.orgFilter(sql)} AND id = ${id}`
+              WHERE ${yield* Tenant.orgFilter(sql)} AND id = ${id} ${lock}`
           )
         })
       )

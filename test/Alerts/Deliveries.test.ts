@@ -236,7 +236,7 @@ describe("Alert deliveries", () => {
         expect(Redacted.value(generated.webhookSecret)).toMatch(/^whsec_[A-Za-z0-9_-]{32}$/)
 
         const updated = yield* rules
-          .update(created.rule.id, { ...ruleInput(t.project, "http://127.0.0.1:9/hook"), threshold: 7 })
+          .patch(created.rule.id, { ...ruleInput(t.project, "http://127.0.0.1:9/hook"), threshold: 7 })
           .pipe(RequestContext.withContext(t.userCtx))
         expect(updated.threshold).toBe(7)
         yield* rules.remove(generated.rule.id).pipe(RequestContext.withContext(t.userCtx))

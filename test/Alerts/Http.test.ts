@@ -329,6 +329,33 @@ layer(serverLayer, { timeout: 120_000 })("alerts over HTTP", (it) => {
     })
   )
 
+  it.effect("concurrent partial PUTs of different fields both land", () =>
+    Effect.gen(function* () {
+      const { owner, slug } = yield* setup
+      const created = ok(
+        yield* req("POST", `/api/v1/orgs/${slug}/alert-rules`, { token: owner.token, body: rule() }),
+        201
+      )
+      const path = `/api/v1/orgs/${slug}/alert-rules/${created.id as string}`
+      // the rule is locked from read to write, so neither patch puts back the other's field
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = yield* Effect.all(
+          [
+            req("PUT", path, { token: owner.token, body: { threshold: 10 + round } }),
+            req("PUT", path, { token: owner.token, body: { enabled: round % 2 === 0 } })
+          ],
+          { concurrency: 2 }
+        )
+        ok(a)
+        ok(b)
+        expect(ok(yield* req("GET", path, { token: owner.token }))).toMatchObject({
+          threshold: 10 + round,
+          enabled: round % 2 === 0
+        })
+      }
+    })
+  )
+
   it.effect("PUT changes only the fields it carries; any non-empty webhook secret is accepted", () =>
     Effect.gen(function* () {
       const { owner, member, slug } = yield* setup
