@@ -16,11 +16,15 @@ import { type OrganizationId, RequestContext } from "../RequestContext.js"
 import { Buckets } from "./Buckets.js"
 import { LimitsAudit } from "./LimitsAudit.js"
 import { LimitsConfig } from "./LimitsConfig.js"
+import { LimitsRedis } from "./LimitsRedis.js"
 import type { EffectiveLimits } from "./LimitsDocument.js"
 import { secondsToNextMonth } from "./Month.js"
 import { OrganizationLimits } from "./OrganizationLimits.js"
 import { type CountedResource, ResourceCounts } from "./ResourceCounts.js"
 import { Usage } from "./Usage.js"
+
+/** How often an organization kept over quota gets its `alert.evaluation_skipped` audit row and log line. */
+const SKIP_NOTICE_SECONDS = 3600
 
 /** A count quota (API keys, alert rules) frees up only when something is deleted or the limit is raised. */
 export const COUNT_QUOTA_RETRY_AFTER_SECONDS = 3600
@@ -58,6 +62,7 @@ export class Quotas extends Effect.Service<Quotas>()("Limits/Quotas", {
     const limits = yield* OrganizationLimits
     const counts = yield* ResourceCounts
     const audit = yield* LimitsAudit
+    const redis = yield* LimitsRedis
     const buckets = yield* Buckets
     const config = yield* LimitsConfig
     const storageCache = new Map<OrganizationId, { readonly bytes: number; readonly expiresAt: number }>()
@@ -190,12 +195,24 @@ export class Quotas extends Effect.Service<Quotas>()("Limits/Quotas", {
         storage >= quotas.storageBytes ? "storageBytes" : null
       ].filter((q) => q !== null)
       if (over.length === 0) return true
-      yield* Effect.logWarning("limits: alert evaluation skipped, organization over quota", { quotas: over })
-      yield* audit.record("alert.evaluation_skipped", { quotas: over, usage: { ...used, storageBytes: storage } })
+      // every rule of the organization is skipped every tick while it stays over: say so once an hour, not per rule
+      // and minute (Redis down: said every time rather than never)
+      const first = yield* redis
+        .run("alertSkipNotice", (c) =>
+          c.set(`${redis.prefix}:notice:alert-skip:${ctx.organizationId}`, "1", "EX", SKIP_NOTICE_SECONDS, "NX")
+        )
+        .pipe(
+          Effect.map((reply) => reply === "OK"),
+          Effect.orElseSucceed(() => true)
+        )
+      if (first) {
+        yield* Effect.logWarning("limits: alert evaluation skipped, organization over quota", { quotas: over })
+        yield* audit.record("alert.evaluation_skipped", { quotas: over, usage: { ...used, storageBytes: storage } })
+      }
       return false
     })
 
     return { ingest, checkIngest, checkQuery, checkCreate, allowAlertEvaluation, storageUsed } as const
   }),
-  dependencies: [Usage.Default, OrganizationLimits.Default, Buckets.Default, LimitsConfig.Default]
+  dependencies: [Usage.Default, OrganizationLimits.Default, Buckets.Default, LimitsConfig.Default, LimitsRedis.Default]
 }) {}

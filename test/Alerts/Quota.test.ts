@@ -51,6 +51,12 @@ describe("alert quotas", () => {
         const ctx = RequestContext.system("alert-evaluation", { organizationId: t.org, projectId: t.project })
         const result = yield* (yield* AlertEvaluator).evaluate(rule.id).pipe(RequestContext.withContext(ctx))
         expect(result).toEqual({ _tag: "Skipped", reason: "over-quota" })
+        // the next ticks skip it again without another audit row or warning (once an hour per organization)
+        const later = RequestContext.system("alert-evaluation", { organizationId: t.org, projectId: t.project })
+        for (let tick = 0; tick < 3; tick++) {
+          const again = yield* (yield* AlertEvaluator).evaluate(rule.id).pipe(RequestContext.withContext(later))
+          expect(again).toEqual({ _tag: "Skipped", reason: "over-quota" })
+        }
 
         const audit = yield* asOwner((c) =>
           c.query<{ request_id: string; actor_type: string; changes: { quotas: Array<string> } }>(
@@ -65,6 +71,9 @@ describe("alert quotas", () => {
           (l) => l.msg === "limits: alert evaluation skipped, organization over quota" && l.requestId === ctx.requestId
         )
         expect(warning).toBeDefined()
+        expect(lines.filter((l) => l.msg === "limits: alert evaluation skipped, organization over quota")).toHaveLength(
+          1
+        )
         const events = yield* asOwner((c) => c.query("SELECT 1 FROM alert_events WHERE organization_id = $1", [t.org]))
         expect(events.rows).toHaveLength(0)
 
