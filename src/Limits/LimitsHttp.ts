@@ -77,19 +77,18 @@ export const putLimits = ({
     yield* recordContext(ctx)
     return yield* Effect.gen(function* () {
       const limits = yield* OrganizationLimits
-      const before = yield* limits.of(organizationId)
-      const after = yield* Tenant.transaction(
+      const { after } = yield* Tenant.transaction(
         // a store failure is a dependency failure (its cause is the SqlError): 503 through the error pipeline
-        Effect.tap(Effect.catchTag(limits.put(organizationId, payload), "LimitsStoreError", Effect.die), (after) =>
+        Effect.tap(Effect.catchTag(limits.put(organizationId, payload), "LimitsStoreError", Effect.die), (change) =>
           Effect.flatMap(AuditLog, (audit) =>
             audit.record({
               action: "limits.updated",
               target: { type: "organization", id: organizationId },
-              changes: { patch: payload, before, after }
+              changes: { patch: payload, before: change.before, after: change.after }
             })
           )
         )
-      )
+      ).pipe(Effect.ensuring(limits.forget(organizationId)))
       return yield* documentOf(organizationId, after)
     }).pipe(RequestContext.withContext(ctx))
   })

@@ -71,13 +71,22 @@ export class OrganizationLimits extends Effect.Service<OrganizationLimits>()("Li
     /** The limits of the current context's organization. */
     const current = Effect.flatMap(RequestContext, (ctx) => of(ctx.organizationId))
 
-    /** Stores a PUT body and returns the limits now in force; phase 2's handler audits it. */
-    const put = (id: OrganizationId, patch: OverridesPatch) =>
-      Effect.flatMap(store.put(id, patch), (overrides) =>
-        Effect.map(Clock.currentTimeMillis, (now) => remember(id, applyOverrides(config.defaults, overrides), now, ttl))
-      )
+    /** Drops this process's cached limits of `id`: the next read loads what is committed. */
+    const forget = (id: OrganizationId) => Effect.sync(() => void cache.delete(id))
 
-    return { of, current, put, defaults: config.defaults } as const
+    /**
+     * Stores a PUT body; returns the limits in force before (as read under the store's row lock) and after. The
+     * cached entry is dropped rather than replaced: a caller that stores inside a larger transaction (the audited
+     * HTTP handler) forgets it again once that commits or rolls back, so no process ever serves limits that were
+     * not committed.
+     */
+    const put = (id: OrganizationId, patch: OverridesPatch) =>
+      Effect.map(Effect.zipLeft(store.put(id, patch), forget(id)), ({ before, after }) => ({
+        before: applyOverrides(config.defaults, before),
+        after: applyOverrides(config.defaults, after)
+      }))
+
+    return { of, current, put, forget, defaults: config.defaults } as const
   }),
   dependencies: [LimitsConfig.Default]
 }) {}

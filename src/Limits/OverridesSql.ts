@@ -76,7 +76,8 @@ export const OverridesSql: Layer.Layer<OverridesStore, never, SqlClient.SqlClien
         // write their own merge, the last one dropping the other's fields
         yield* sql`INSERT INTO organization_limits (organization_id, updated_by) VALUES (${id}, ${actor})
           ON CONFLICT (organization_id) DO NOTHING`.pipe(fail)
-        const next = patchOverrides(yield* read(id, true), patch)
+        const before = yield* read(id, true)
+        const next = patchOverrides(before, patch)
         const v = (n: number | undefined) => n ?? null
         yield* sql`UPDATE organization_limits SET
             requests_per_minute = ${v(next.rateLimit.requestsPerMinute)},
@@ -86,7 +87,7 @@ export const OverridesSql: Layer.Layer<OverridesStore, never, SqlClient.SqlClien
             storage_bytes = ${v(next.quotas.storageBytes)}, alert_rules = ${v(next.quotas.alertRules)},
             api_keys = ${v(next.quotas.apiKeys)}, updated_at = now(), updated_by = ${actor}
           WHERE organization_id = ${id}`.pipe(fail)
-        return next
+        return { before, after: next }
       }).pipe(
         sql.withTransaction,
         Effect.catchTag("SqlError", (cause) => Effect.fail(new LimitsStoreError({ cause })))

@@ -16,11 +16,18 @@ export class LimitsStoreError extends Data.TaggedError("LimitsStoreError")<{ rea
 
 export interface OverridesStoreShape {
   readonly get: (organizationId: OrganizationId) => Effect.Effect<LimitOverrides, LimitsStoreError>
-  /** Applies a PUT body atomically and returns the overrides now stored; the context's actor is `updated_by`. */
+  /**
+   * Applies a PUT body atomically; returns the overrides as they were (read under the row lock) and as they are now
+   * stored. The context's actor is `updated_by`.
+   */
   readonly put: (
     organizationId: OrganizationId,
     patch: OverridesPatch
-  ) => Effect.Effect<LimitOverrides, LimitsStoreError, RequestContext>
+  ) => Effect.Effect<
+    { readonly before: LimitOverrides; readonly after: LimitOverrides },
+    LimitsStoreError,
+    RequestContext
+  >
 }
 
 export class OverridesStore extends Context.Tag("Limits/OverridesStore")<OverridesStore, OverridesStoreShape>() {}

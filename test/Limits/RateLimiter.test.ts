@@ -152,6 +152,24 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("RateLimiter on a sh
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a PUT reports the limits it replaced as stored (not a stale cache) and drops the cached entry", () =>
+    Effect.gen(function* () {
+      const o = org("before")
+      const limits = yield* OrganizationLimits
+      const sql = yield* SqlClient.SqlClient
+      // cached: the defaults
+      expect((yield* limits.of(o)).quotas.apiKeys).toBe(50)
+      // another process changes the override behind this one's cache
+      yield* sql`INSERT INTO organization_limits (organization_id, api_keys) VALUES (${o}, 7)`
+      const change = yield* limits
+        .put(o, { quotas: { alertRules: 5 } })
+        .pipe(RequestContext.withContext(userContext(o, "usr_platformadmin")))
+      expect(change.before.quotas).toMatchObject({ apiKeys: 7, alertRules: 100 })
+      expect(change.after.quotas).toMatchObject({ apiKeys: 7, alertRules: 5 })
+      expect((yield* limits.of(o)).quotas).toMatchObject({ apiKeys: 7, alertRules: 5 })
+    })
+  )
+
   it.effect("session requests without an organization count per user; system work is not limited", () =>
     Effect.gen(function* () {
       const system = "org_system" as OrganizationId

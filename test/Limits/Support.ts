@@ -188,7 +188,7 @@ export const cleanup = async (prefix: string, url = redisUrl()): Promise<void> =
 
 /** A platform administrator's PUT: overrides are written under a user context, which becomes `updated_by`. */
 export const setLimits = (organizationId: OrganizationId, patch: OverridesPatch) =>
-  Effect.flatMap(OrganizationLimits, (limits) => limits.put(organizationId, patch)).pipe(
+  Effect.flatMap(OrganizationLimits, (limits) => Effect.map(limits.put(organizationId, patch), (r) => r.after)).pipe(
     RequestContext.withContext(userContext(organizationId, "usr_platformadmin"))
   )
 
