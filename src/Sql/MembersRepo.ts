@@ -29,17 +29,6 @@ export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo"
     const scoped = inTenant(sql)
     const memberQuery = sql.literal(SELECT_MEMBER)
 
-    const list = scoped(
-      Effect.gen(function* () {
-        const filter = yield* Tenant.orgFilter(sql, "m.organization_id")
-        return yield* SqlSchema.findAll({
-          Request: Schema.Void,
-          Result: Member,
-          execute: () => sql`${memberQuery} WHERE ${filter} ORDER BY m.created_at, m.user_id`
-        })(undefined)
-      })
-    ).pipe(Effect.withSpan("MembersRepo.list"))
-
     /** One keyset page of the members (Keyset.ts), oldest first. */
     const listPage = (page: KeysetPage) =>
       scoped(
@@ -115,6 +104,6 @@ export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo"
       })
     ).pipe(Effect.withSpan("MembersRepo.countOwners"))
 
-    return { list, listPage, find, add, setRole, remove, countOwners } as const
+    return { listPage, find, add, setRole, remove, countOwners } as const
   })
 }) {}

@@ -23,17 +23,6 @@ export class ProjectsRepo extends Effect.Service<ProjectsRepo>()("Sql/ProjectsRe
     const sql = yield* SqlClient.SqlClient
     const scoped = inTenant(sql)
 
-    const list = scoped(
-      Effect.gen(function* () {
-        const filter = yield* Tenant.orgFilter(sql)
-        return yield* SqlSchema.findAll({
-          Request: Schema.Void,
-          Result: Project,
-          execute: () => sql`SELECT * FROM projects WHERE ${filter} ORDER BY created_at, id`
-        })(undefined)
-      })
-    ).pipe(Effect.withSpan("ProjectsRepo.list"))
-
     /** One keyset page of the organization's projects (Keyset.ts), oldest first. */
     const listPage = (page: KeysetPage) =>
       scoped(
@@ -109,6 +98,6 @@ export class ProjectsRepo extends Effect.Service<ProjectsRepo>()("Sql/ProjectsRe
       })
     ).pipe(Effect.withSpan("ProjectsRepo.count"))
 
-    return { list, listPage, find, current, insert, rename, remove, count } as const
+    return { listPage, find, current, insert, rename, remove, count } as const
   })
 }) {}

@@ -29,6 +29,8 @@ type Services = OrganizationsRepo | MembersRepo | ProjectsRepo | ApiKeysRepo | A
 
 const mentionsAlpha = (result: unknown) => JSON.stringify(result).includes("alpha")
 
+const FIRST_PAGE = { after: undefined, limit: 101 } as const
+
 const repoProbes: ReadonlyArray<Probe> = [
   {
     name: "OrganizationsRepo.current",
@@ -38,18 +40,19 @@ const repoProbes: ReadonlyArray<Probe> = [
   },
   { name: "OrganizationsRepo.update", run: Effect.flatMap(OrganizationsRepo, (r) => r.update({ name: "pwned" })) },
   { name: "OrganizationsRepo.remove", run: Effect.flatMap(OrganizationsRepo, (r) => r.remove) },
-  { name: "MembersRepo.list", run: Effect.flatMap(MembersRepo, (r) => r.list) },
+  { name: "MembersRepo.listPage", run: Effect.flatMap(MembersRepo, (r) => r.listPage(FIRST_PAGE)) },
   { name: "MembersRepo.find", run: Effect.flatMap(MembersRepo, (r) => r.find(alpha.user)) },
   { name: "MembersRepo.setRole", run: Effect.flatMap(MembersRepo, (r) => r.setRole(alpha.user, "member")) },
   { name: "MembersRepo.remove", run: Effect.flatMap(MembersRepo, (r) => r.remove(alpha.user)) },
   { name: "MembersRepo.countOwners", run: Effect.flatMap(MembersRepo, (r) => r.countOwners), leaks: (n) => n !== 1 },
-  { name: "ProjectsRepo.list", run: Effect.flatMap(ProjectsRepo, (r) => r.list) },
+  { name: "ProjectsRepo.listPage", run: Effect.flatMap(ProjectsRepo, (r) => r.listPage(FIRST_PAGE)) },
   { name: "ProjectsRepo.find", run: Effect.flatMap(ProjectsRepo, (r) => r.find(alpha.project)) },
   { name: "ProjectsRepo.rename", run: Effect.flatMap(ProjectsRepo, (r) => r.rename(alpha.project, "pwned")) },
   { name: "ProjectsRepo.remove", run: Effect.flatMap(ProjectsRepo, (r) => r.remove(alpha.project)) },
   { name: "ProjectsRepo.count", run: Effect.flatMap(ProjectsRepo, (r) => r.count), leaks: (n) => n !== 1 },
   { name: "ApiKeysRepo.list", run: Effect.flatMap(ApiKeysRepo, (r) => r.list()) },
   { name: "ApiKeysRepo.list(project)", run: Effect.flatMap(ApiKeysRepo, (r) => r.list(alpha.project)) },
+  { name: "ApiKeysRepo.listPage", run: Effect.flatMap(ApiKeysRepo, (r) => r.listPage(alpha.project, FIRST_PAGE)) },
   { name: "ApiKeysRepo.revoke", run: Effect.flatMap(ApiKeysRepo, (r) => r.revoke(alpha.key)) },
   {
     name: "ApiKeysRepo.touch",
@@ -166,7 +169,7 @@ layer(Env, { timeout: 120_000 })("cross-tenant isolation", (it) => {
 
   it.effect("alpha's rows are intact after all probes", () =>
     Effect.gen(function* () {
-      const projects = yield* Effect.flatMap(ProjectsRepo, (r) => r.list).pipe(
+      const projects = yield* Effect.flatMap(ProjectsRepo, (r) => r.listPage(FIRST_PAGE)).pipe(
         RequestContext.withContext(alpha.userCtx)
       )
       expect(projects.map((p) => [p.id, p.name])).toEqual([[alpha.project, "Project prj_alpha"]])

@@ -54,7 +54,7 @@ layer(Env, { timeout: 60_000 })("repositories", (it) => {
       expect(yield* members.countOwners).toBe(2)
       expect(yield* members.remove(other.user)).toBe(true)
       expect(yield* members.remove(other.user)).toBe(false)
-      expect((yield* members.list).map((m) => m.userId)).toEqual([t.user])
+      expect((yield* members.listPage({ after: undefined, limit: 101 })).map((m) => m.userId)).toEqual([t.user])
     }).pipe(RequestContext.withContext(t.userCtx))
   )
 
@@ -72,7 +72,10 @@ layer(Env, { timeout: 60_000 })("repositories", (it) => {
       expect(Option.map(yield* projects.rename("prj_second" as ProjectId, "2nd"), (p) => p.name)).toEqual(
         Option.some("2nd")
       )
-      expect((yield* projects.list).map((p) => p.id)).toEqual([t.project, "prj_second"])
+      expect((yield* projects.listPage({ after: undefined, limit: 101 })).map((p) => p.id)).toEqual([
+        t.project,
+        "prj_second"
+      ])
       expect(yield* projects.remove("prj_second" as ProjectId)).toBe(true)
       const current = yield* projects.current.pipe(RequestContext.withContext(t.keyCtx))
       expect(Option.map(current, (p) => p.id)).toEqual(Option.some(t.project))
