@@ -11,7 +11,7 @@
 import { HttpApiSchema } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Exit, Schema } from "effect"
-import { QuotaExceeded } from "../Logs/Quota.js"
+import { type IngestGrant, QuotaExceeded } from "../Logs/Quota.js"
 import { type OrganizationId, RequestContext } from "../RequestContext.js"
 import { Buckets } from "./Buckets.js"
 import { LimitsAudit } from "./LimitsAudit.js"
@@ -41,15 +41,6 @@ export class LimitReached extends Schema.TaggedError<LimitReached>()(
   // API.md: "429 rate limited or over quota (with Retry-After)"; apiKeys and alertRules are quotas of the document
   HttpApiSchema.annotations({ status: 429 })
 ) {}
-
-export interface IngestGrant {
-  /** The first `accepted` entries of the batch were written; the rest were refused for quota. */
-  readonly accepted: number
-  readonly acceptedBytes: number
-  readonly refused: number
-  /** When entries were refused: seconds until the monthly quota resets (`Retry-After`). */
-  readonly retryAfterSeconds: number | null
-}
 
 /** Stored bytes shrink only as retention deletes old partitions: a client should retry after about an hour. */
 const STORAGE_RETRY_SECONDS = 3_600
@@ -124,28 +115,6 @@ export class Quotas extends Effect.Service<Quotas>()("Limits/Quotas", {
         )
       }).pipe(Effect.withSpan("Limits.ingestQuota", { captureStackTrace: false }))
 
-    /**
-     * The logs area's current `Quota.checkIngest`: all or nothing, counted at once (it has no commit hook, so a
-     * failed write is still counted; see README.md for the signature that fixes both).
-     */
-    const checkIngest = (batch: { readonly events: number; readonly bytes: number }) =>
-      Effect.gen(function* () {
-        const n = batch.events
-        if (n <= 0) return
-        const share = Math.floor(batch.bytes / n)
-        const sizes = Array.from({ length: n }, (_, i) => share + (i < batch.bytes - share * n ? 1 : 0))
-        const ctx = yield* RequestContext
-        const { quotas } = yield* limits.of(ctx.organizationId)
-        if (yield* overStorage(ctx.organizationId, quotas)) return yield* storageExceeded
-        const r = yield* usage.reserve(
-          sizes,
-          { events: quotas.ingestEventsPerMonth, bytes: quotas.ingestBytesPerMonth },
-          true
-        )
-        if (r.events === 0) return yield* Effect.flatMap(monthlyExceeded("ingestion"), Effect.fail)
-        yield* usage.commit(r)
-      })
-
     /** Searches per organization per minute; system work (alert evaluation) is not counted. */
     const checkQuery = Effect.gen(function* () {
       const ctx = yield* RequestContext
@@ -212,7 +181,7 @@ export class Quotas extends Effect.Service<Quotas>()("Limits/Quotas", {
       return false
     })
 
-    return { ingest, checkIngest, checkQuery, checkCreate, allowAlertEvaluation, storageUsed } as const
+    return { ingest, checkQuery, checkCreate, allowAlertEvaluation, storageUsed } as const
   }),
   dependencies: [Usage.Default, OrganizationLimits.Default, Buckets.Default, LimitsConfig.Default, LimitsRedis.Default]
 }) {}
