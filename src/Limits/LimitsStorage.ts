@@ -48,12 +48,13 @@ export const OverridesStoreLive: Layer.Layer<OverridesStore, never, SqlClient.Sq
     )
     return OverridesStore.of({
       get: (id) => asTenant(sql, id, "limits")(inner.get(id)),
+      // a change is written under the organization's own context (the handler switched to it after its checks);
+      // a caller under any other context is a programming error, not something to re-point silently
       put: (id, patch) =>
         Effect.flatMap(RequestContext, (ctx) =>
-          Tenant.transaction(inner.put(id, patch)).pipe(
-            Effect.provideService(SqlClient.SqlClient, sql),
-            Effect.provideService(RequestContext, { ...ctx, organizationId: id, projectId: null })
-          )
+          ctx.organizationId === id
+            ? Tenant.transaction(inner.put(id, patch)).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+            : Effect.dieMessage(`limits of ${id} changed under the context of ${ctx.organizationId}`)
         )
     })
   })
