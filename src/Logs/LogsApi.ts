@@ -12,8 +12,9 @@ import { Schema } from "effect"
 import { InvalidBody, PayloadTooLarge, UnsupportedMediaType } from "./Body.js"
 import { Level, LogEntry } from "./Entry.js"
 import { TooManyEntries } from "./Ingest.js"
-import { InvalidQuery, ProjectNotFound, SearchReply, StatsReply } from "./QueryTypes.js"
+import { InvalidQuery, ProjectNotFound, QueryTimeout, SearchReply, StatsReply, TooManySearches } from "./QueryTypes.js"
 import { QuotaExceeded } from "./Quota.js"
+import { MAX_INTERVAL_SECONDS } from "./Stats.js"
 
 export const IngestBody = Schema.Union(
   Schema.Struct({ logs: Schema.Array(LogEntry) }),
@@ -49,24 +50,31 @@ const IsoDate = Schema.Date.pipe(
   })
 ).annotations({ description: "ISO-8601 date-time (years 1–9999)" })
 const IntFromString = Schema.NumberFromString.pipe(Schema.int())
+/** Text Postgres can hold: no NUL character (it would be refused by the database, not by the request's check). */
+const Text = (min: number, max: number) =>
+  Schema.String.pipe(
+    Schema.minLength(min),
+    Schema.maxLength(max),
+    Schema.filter((s) => !s.includes("\u0000") || "must not contain NUL characters")
+  )
 
 const Filters = {
-  projectId: Schema.optional(Schema.String).annotations({
+  projectId: Schema.optional(Text(1, 128)).annotations({
     description: "required with a session; with an API key it must be the key's project or absent"
   }),
   from: Schema.optional(IsoDate),
   to: Schema.optional(IsoDate),
   level: repeatable(Level),
-  service: repeatable(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))),
-  traceId: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
-  q: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))),
+  service: repeatable(Text(1, 100)),
+  traceId: Schema.optional(Text(1, 128)),
+  q: Schema.optional(Text(0, 1000)),
   searchMode: Schema.optional(Schema.Literal("fulltext", "substring"))
 }
 
 export const SearchUrlParams = Schema.Struct({
   ...Filters,
   limit: Schema.optional(IntFromString.pipe(Schema.between(1, 1000))),
-  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(512))),
+  cursor: Schema.optional(Text(1, 512)),
   offset: Schema.optional(IntFromString.pipe(Schema.between(0, 100_000)))
   // every failing parameter in `details`, not only the first
 }).annotations({ parseOptions: { errors: "all" } })
@@ -74,8 +82,8 @@ export type SearchUrlParams = typeof SearchUrlParams.Type
 
 export const StatsUrlParams = Schema.Struct({
   ...Filters,
-  interval: Schema.optional(IntFromString.pipe(Schema.positive())).annotations({
-    description: "bucket width in seconds; default: about 60 buckets over the range"
+  interval: Schema.optional(IntFromString.pipe(Schema.between(1, MAX_INTERVAL_SECONDS))).annotations({
+    description: "bucket width in seconds (at most a year); default: about 60 buckets over the range"
   })
 }).annotations({ parseOptions: { errors: "all" } })
 export type StatsUrlParams = typeof StatsUrlParams.Type
@@ -120,6 +128,8 @@ export class LogsSearchApi extends HttpApiGroup.make("logsSearch")
       .addError(InvalidQuery)
       .addError(ProjectNotFound)
       .addError(QuotaExceeded)
+      .addError(TooManySearches)
+      .addError(QueryTimeout)
   )
   .add(
     HttpApiEndpoint.get("stats", "/api/v1/logs/stats")
@@ -128,13 +138,17 @@ export class LogsSearchApi extends HttpApiGroup.make("logsSearch")
       .addError(InvalidQuery)
       .addError(ProjectNotFound)
       .addError(QuotaExceeded)
+      .addError(TooManySearches)
+      .addError(QueryTimeout)
   )
   .add(
     HttpApiEndpoint.get("trace", "/api/v1/logs/trace/:traceId")
-      .setPath(Schema.Struct({ traceId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)) }))
+      .setPath(Schema.Struct({ traceId: Text(1, 128) }))
       .setUrlParams(SearchUrlParams)
       .addSuccess(SearchReply)
       .addError(InvalidQuery)
       .addError(ProjectNotFound)
       .addError(QuotaExceeded)
+      .addError(TooManySearches)
+      .addError(QueryTimeout)
   ) {}

@@ -3,6 +3,7 @@
  * limits; the defaults are the ones the HTTP contract promises (API.md).
  */
 import { Config, Effect } from "effect"
+import { logIdKey } from "./LogId.js"
 
 const positive = (name: string, fallback: number) =>
   Config.integer(name).pipe(
@@ -21,7 +22,19 @@ export class LogsConfig extends Effect.Service<LogsConfig>()("Logs/LogsConfig", 
       maxMessageBytes: yield* positive("THREADLINE_LOG_MESSAGE_MAX_BYTES", 64 * 1024),
       /** Rows a search may return per page. */
       maxQueryLimit: yield* positive("THREADLINE_QUERY_MAX_LIMIT", 1000),
-      defaultQueryLimit: yield* positive("THREADLINE_QUERY_DEFAULT_LIMIT", 100)
+      defaultQueryLimit: yield* positive("THREADLINE_QUERY_DEFAULT_LIMIT", 100),
+      /** Bytes of one search page (entries as sent, approximately); the page ends early with `hasMore`. */
+      maxPageBytes: yield* positive("THREADLINE_QUERY_MAX_PAGE_BYTES", 8 * 1024 * 1024),
+      /** Searches and stats of one organization running at once in this process; more wait, then 429. */
+      orgConcurrency: yield* positive("THREADLINE_QUERY_ORG_CONCURRENCY", 4),
+      /** How long a search waits for one of its organization's slots before the 429. */
+      queueWaitMs: yield* positive("THREADLINE_QUERY_QUEUE_WAIT_MS", 1000),
+      /** Statement timeout of the search and stats statements (shorter than the request's); then 503 QueryTimeout. */
+      queryTimeoutMs: yield* positive("THREADLINE_QUERY_TIMEOUT_MS", 10_000),
+      /** Offset mode counts matching rows exactly up to this many; beyond, `total` is a lower bound. */
+      countLimit: yield* positive("THREADLINE_QUERY_COUNT_LIMIT", 10_000),
+      /** The key log ids are enciphered with, derived from THREADLINE_SECRET_KEY (the key of src/Config.ts). */
+      idKey: logIdKey(yield* Config.option(Config.redacted("THREADLINE_SECRET_KEY")))
     } as const
   })
 }) {}

@@ -76,16 +76,17 @@ export class ProjectScope extends Effect.Service<ProjectScope>()("Logs/ProjectSc
         if (requested !== undefined && requested !== ctx.projectId) return yield* notFound(requested)
         return resolved(ctx, ctx.organizationId, ctx.projectId)
       }
-      if (requested === undefined) return yield* new InvalidQuery({ message: "projectId is required" })
+      if (requested === undefined) return yield* InvalidQuery.of("projectId", "is required")
       if (ctx.actor._tag === "user") return yield* forUser(ctx, ctx.actor.userId, requested)
       // a system actor with an organization (e.g. alert evaluation): the project must be that organization's
+      if (!isProjectId(requested)) return yield* notFound(requested)
       const rows = yield* sql`SELECT id FROM projects
         WHERE id = ${requested} AND organization_id = ${ctx.organizationId}`.pipe(
         Effect.orDie,
         Tenant.read,
         Effect.provideService(ReadSql, sql)
       )
-      if (rows.length === 0 || !isProjectId(requested)) return yield* notFound(requested)
+      if (rows.length === 0) return yield* notFound(requested)
       return resolved(ctx, ctx.organizationId, requested)
     })
 

@@ -1,18 +1,22 @@
 /**
  * Search, stats and trace over the logs of the context's project, on the read client.
  * Pages are keyset pages on (time, id), newest first: a page starts strictly below the last row of the previous one,
- * so rows ingested meanwhile (newer, or anywhere) never shift a page boundary and nothing is repeated or skipped.
- * `offset` exists for LogTide SDK clients only; its `total` is the planner's row estimate, not a count.
+ * so rows ingested meanwhile never shift a page boundary and nothing is repeated or skipped. A page ends at `limit`
+ * rows or at `maxPageBytes` (at least one row). Each organization runs a few at once (SearchGate), each statement
+ * under a statement timeout. `offset` exists for LogTide SDK clients only; its `total` is a bounded exact count.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Either } from "effect"
 import { ReadSql } from "../Sql/Client.js"
 import { Tenant } from "../Sql/Tenant.js"
 import { decodeCursor, encodeCursor } from "./Cursor.js"
 import { type Filters, whereClauses } from "./Filters.js"
+import { type LogIds, makeLogIds } from "./LogId.js"
 import { LogsConfig } from "./LogsConfig.js"
 import { ProjectScope, type Scope } from "./ProjectScope.js"
-import { InvalidQuery, type LogOut, type SearchReply, type StatsReply } from "./QueryTypes.js"
+import { InvalidQuery, type LogOut, QueryTimeout, type SearchReply, type StatsReply } from "./QueryTypes.js"
 import { Quota } from "./Quota.js"
+import { makeSearchGate } from "./SearchGate.js"
 import { bucketSeconds, fillBuckets, type StatsRow } from "./Stats.js"
 
 export interface SearchParams extends Filters {
@@ -28,6 +32,12 @@ export interface StatsParams extends Filters {
 }
 
 const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+/** About the bytes an entry takes in the reply: its text fields plus the JSON keys, id, time and project id. */
+const SIZE = `160 + octet_length(service) + octet_length(message) + coalesce(octet_length(metadata::text), 0)
+  + coalesce(octet_length(trace_id), 0) + coalesce(octet_length(span_id), 0) + coalesce(octet_length(session_id), 0)`
+
+/** SQLSTATE 57014 query_canceled: the statement timeout fired (nothing else cancels a search's statement). */
+const isCanceled = (e: SqlError): boolean => (e.cause as { code?: unknown } | undefined)?.code === "57014"
 
 interface Row {
   readonly id: string
@@ -39,6 +49,8 @@ interface Row {
   readonly traceId: string | null
   readonly spanId: string | null
   readonly sessionId: string | null
+  /** Whether a row follows this one (within the limit+1 rows read): the page has more. */
+  readonly hasNext: boolean
 }
 
 export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
@@ -47,23 +59,36 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
     const quota = yield* Quota
     const config = yield* LogsConfig
     const scope = yield* ProjectScope
-    // every statement runs in a read transaction scoped to the context's organization (RLS), on this client
-    const read = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Tenant.read(effect).pipe(Effect.provideService(ReadSql, sql))
+    const ids = makeLogIds(config.idKey)
+    const gate = makeSearchGate({ permits: config.orgConcurrency, waitMs: config.queueWaitMs })
+    const timeout = new QueryTimeout({
+      message: `the search took longer than ${config.queryTimeoutMs} ms; narrow the time range (from, to) or add filters`
+    })
+    /**
+     * Statements in a read transaction scoped to the context's organization (RLS), on this client, under the
+     * search statement timeout (SET LOCAL: it ends with the transaction); a timeout is QueryTimeout, any other
+     * database failure a defect (503 when the database is unreachable).
+     */
+    const read = <A, R>(effect: Effect.Effect<A, SqlError, R>) =>
+      Effect.zipRight(sql`SELECT set_config('statement_timeout', ${String(config.queryTimeoutMs)}, true)`, effect).pipe(
+        Effect.catchAll((e) => (isCanceled(e) ? Effect.fail(timeout) : Effect.die(e))),
+        Tenant.read,
+        Effect.provideService(ReadSql, sql)
+      )
 
     const clampLimit = (limit: number | undefined): number =>
       Math.min(Math.max(Math.trunc(limit ?? config.defaultQueryLimit), 1), config.maxQueryLimit)
 
     const checkRange = (f: Filters) =>
       f.from !== undefined && f.to !== undefined && f.from.getTime() > f.to.getTime()
-        ? Effect.fail(new InvalidQuery({ message: "from must not be after to" }))
+        ? Effect.fail(InvalidQuery.of("from", "must not be after to"))
         : Effect.void
 
     // the whole search runs under the resolved context: a session's `org_system` context becomes the project's
     const search = (params: SearchParams) =>
       Effect.zipRight(
         checkRange(params),
-        scope.within(params.projectId, (s) => searchIn(s, params))
+        scope.within(params.projectId, (s) => gate.run(s.organizationId, searchIn(s, params)))
       ).pipe(Effect.withSpan("Logs.search"))
 
     const searchIn = Effect.fn("Logs.searchIn")(function* ({ organizationId, projectId }: Scope, params: SearchParams) {
@@ -71,49 +96,64 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       const limit = clampLimit(params.limit)
       const clauses = whereClauses(sql, organizationId, projectId, params)
       if (params.cursor !== undefined) {
-        const cursor = decodeCursor(params.cursor)
-        if (Either.isLeft(cursor)) return yield* new InvalidQuery({ message: cursor.left })
-        clauses.push(sql`(time, id) < (${cursor.right.time}::timestamptz, ${cursor.right.id})`)
+        const cursor = decodeCursor(ids, params.cursor)
+        if (Either.isLeft(cursor)) return yield* InvalidQuery.of("cursor", cursor.left)
+        clauses.push(sql`(time, id) < (${cursor.right.time}::timestamptz, ${cursor.right.id}::bigint)`)
       }
       const useOffset = params.cursor === undefined && params.offset !== undefined
       const offset = useOffset ? Math.max(0, Math.trunc(params.offset ?? 0)) : 0
-      const rows = yield* sql<Row>`SELECT id::text AS id, ${sql.literal(TIME_TEXT)} AS time, service, level, message,
-          metadata, trace_id, span_id, session_id
-        FROM logs WHERE ${sql.and(clauses)}
-        -- qualified: the bare names would sort by the text output columns of the same names
-        ORDER BY logs.time DESC, logs.id DESC LIMIT ${limit + 1} OFFSET ${offset}`.pipe(Effect.orDie, read)
-      const hasMore = rows.length > limit
-      const page = hasMore ? rows.slice(0, limit) : rows
-      const last = page[page.length - 1]
+      // limit+1 rows in order; of those, the first `limit` whose running size stays within the page's bytes (the
+      // first row always); `has_next` says whether a row follows, so the page knows it has more
+      const page = sql<Row>`SELECT id::text AS id, ${sql.literal(TIME_TEXT)} AS time, service, level, message,
+          metadata, trace_id, span_id, session_id, has_next
+        FROM (
+          SELECT r.*, row_number() OVER w AS rn, sum(r.size) OVER w AS upto, lead(true, 1, false) OVER w AS has_next
+          FROM (
+            SELECT id, time, service, level, message, metadata, trace_id, span_id, session_id,
+              ${sql.literal(SIZE)} AS size
+            FROM logs WHERE ${sql.and(clauses)}
+            ORDER BY logs.time DESC, logs.id DESC LIMIT ${limit + 1} OFFSET ${offset}
+          ) r
+          WINDOW w AS (ORDER BY r.time DESC, r.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ) x
+        WHERE x.rn <= ${limit} AND (x.rn = 1 OR x.upto <= ${config.maxPageBytes})
+        -- qualified: the bare name would sort by the text output column of the same name
+        ORDER BY x.time DESC, x.id DESC`
+      // offset mode: an exact count of the matching rows of this project, stopped one past the bound
+      const counted = sql<{ readonly n: number }>`SELECT count(*)::int AS n
+        FROM (SELECT 1 FROM logs WHERE ${sql.and(whereClauses(sql, organizationId, projectId, params))}
+          LIMIT ${config.countLimit + 1}) s`
+      const [rows, count] = yield* read(
+        Effect.all([page, useOffset ? Effect.map(counted, (r) => r[0]?.n ?? 0) : Effect.succeed(0)])
+      )
+      const last = rows[rows.length - 1]
+      const hasMore = last?.hasNext ?? false
       const reply: SearchReply = {
-        logs: page.map(toOut(projectId)),
+        logs: rows.map(toOut(ids, projectId)),
         hasMore,
-        nextCursor: hasMore && last !== undefined ? encodeCursor({ time: last.time, id: last.id }) : null,
+        nextCursor: hasMore && last !== undefined ? encodeCursor(ids, { time: last.time, id: last.id }) : null,
         limit
       }
       if (!useOffset) return reply
-      const total = yield* estimate(whereClauses(sql, organizationId, projectId, params))
-      return { ...reply, offset, total: Math.max(total, offset + page.length + (hasMore ? 1 : 0)) }
+      const seen = offset + rows.length + (hasMore ? 1 : 0)
+      return {
+        ...reply,
+        offset,
+        total: Math.max(Math.min(count, config.countLimit), seen),
+        totalIsLowerBound: count > config.countLimit
+      }
     })
-
-    const estimate = (clauses: ReadonlyArray<ReturnType<typeof sql.and>>) =>
-      sql<{
-        readonly "QUERY PLAN": ReadonlyArray<{ readonly Plan: { readonly "Plan Rows": number } }>
-      }>`EXPLAIN (FORMAT JSON)
-        SELECT 1 FROM logs WHERE ${sql.and(clauses)}`.pipe(
-        Effect.map((rows) => Math.round(rows[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? 0)),
-        Effect.orDie,
-        read
-      )
 
     const stats = Effect.fn("Logs.stats")(function* (params: StatsParams) {
       const to = params.to ?? new Date()
       const from = params.from ?? new Date(to.getTime() - 24 * 3600_000)
       yield* checkRange({ from, to })
       const interval = bucketSeconds(from, to, params.interval)
-      if (Either.isLeft(interval)) return yield* new InvalidQuery({ message: interval.left })
+      if (Either.isLeft(interval)) return yield* InvalidQuery.of("interval", interval.left)
       const seconds = interval.right
-      return yield* scope.within(params.projectId, (s) => statsIn(s, { ...params, from, to }, seconds))
+      return yield* scope.within(params.projectId, (s) =>
+        gate.run(s.organizationId, statsIn(s, { ...params, from, to }, seconds))
+      )
     })
 
     const statsIn = Effect.fn("Logs.statsIn")(function* (
@@ -127,7 +167,7 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       const rows = yield* sql<StatsRow>`SELECT
           extract(epoch FROM date_bin(${seconds} * interval '1 second', time, 'epoch'::timestamptz))::float8 AS bucket,
           level, count(*)::int AS count
-        FROM logs WHERE ${sql.and(clauses)} GROUP BY 1, 2 ORDER BY 1`.pipe(Effect.orDie, read)
+        FROM logs WHERE ${sql.and(clauses)} GROUP BY 1, 2 ORDER BY 1`.pipe(read)
       return {
         from: from.toISOString(),
         to: to.toISOString(),
@@ -145,10 +185,10 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
 }) {}
 
 const toOut =
-  (projectId: string) =>
+  (ids: LogIds, projectId: string) =>
   (r: Row): LogOut => ({
-    // API.md: ids are opaque strings with a type prefix (the cursor keeps the row's own id)
-    id: `log_${r.id}`,
+    // opaque ids with a type prefix: neither the order of rows nor the platform's volume shows through
+    id: ids.encode(r.id),
     time: r.time,
     project_id: projectId,
     service: r.service,

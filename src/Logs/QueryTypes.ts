@@ -5,10 +5,31 @@ import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { Level } from "./Entry.js"
 
+const Detail = Schema.Struct({ path: Schema.String, message: Schema.String })
+
+/** 400; `details` names the parameter at fault (`{ path, message }`, as schema validation does). */
 export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()(
   "InvalidQuery",
-  { message: Schema.String },
+  { message: Schema.String, details: Schema.optional(Schema.Array(Detail)) },
   HttpApiSchema.annotations({ status: 400 })
+) {
+  /** "the parameter: why" as message, and the parameter in `details`. */
+  static readonly of = (path: string, message: string) =>
+    new InvalidQuery({ message: `${path}: ${message}`, details: [{ path, message }] })
+}
+
+/** 503: the search ran past its statement timeout; a narrower range (or more filters) makes it cheaper. */
+export class QueryTimeout extends Schema.TaggedError<QueryTimeout>()(
+  "QueryTimeout",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/** 429: the organization already runs as many searches as it may at once here; `Retry-After` says when to retry. */
+export class TooManySearches extends Schema.TaggedError<TooManySearches>()(
+  "TooManySearches",
+  { message: Schema.String, retryAfterSeconds: Schema.Number },
+  HttpApiSchema.annotations({ status: 429 })
 ) {}
 
 /** Unknown, or not visible to this tenant: the two are never told apart. */
@@ -38,7 +59,12 @@ export const SearchReply = Schema.Struct({
   nextCursor: Schema.NullOr(Schema.String),
   limit: Schema.Number,
   offset: Schema.optional(Schema.Number),
-  total: Schema.optional(Schema.Number.annotations({ description: "planner estimate (offset mode only)" }))
+  total: Schema.optional(
+    Schema.Number.annotations({ description: "matching entries, counted exactly up to a bound (offset mode only)" })
+  ),
+  totalIsLowerBound: Schema.optional(
+    Schema.Boolean.annotations({ description: "true when more entries match than were counted: `total` is a minimum" })
+  )
 }).annotations({ identifier: "LogSearchReply" })
 export type SearchReply = typeof SearchReply.Type
 

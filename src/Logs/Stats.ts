@@ -7,6 +7,8 @@ import { LEVELS, type Level } from "./Entry.js"
 import type { StatsReply } from "./QueryTypes.js"
 
 export const MAX_BUCKETS = 1000
+/** The widest bucket asked for: a year (beyond, Postgres intervals overflow long before `1e300` seconds). */
+export const MAX_INTERVAL_SECONDS = 366 * 86_400
 const NICE = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400] as const
 const TARGET_BUCKETS = 60
 
@@ -17,13 +19,19 @@ export interface StatsRow {
   readonly count: number
 }
 
-/** The requested width, or one giving about 60 buckets; refused when it would make more than MAX_BUCKETS. */
+/**
+ * The requested width, or one giving about 60 buckets; refused (the reason, for the `interval` parameter) when it
+ * is not a whole number of seconds up to MAX_INTERVAL_SECONDS or would make more than MAX_BUCKETS buckets.
+ */
 export const bucketSeconds = (from: Date, to: Date, requested: number | undefined): Either.Either<number, string> => {
   const span = Math.max(1, (to.getTime() - from.getTime()) / 1000)
   const seconds = requested ?? NICE.find((s) => span / s <= TARGET_BUCKETS) ?? 7 * 86_400
-  if (!Number.isInteger(seconds) || seconds < 1) return Either.left("interval: must be a positive number of seconds")
-  if (span / seconds > MAX_BUCKETS)
-    return Either.left(`interval: the range would have more than ${MAX_BUCKETS} buckets`)
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_INTERVAL_SECONDS) {
+    return Either.left(`must be a whole number of seconds from 1 to ${MAX_INTERVAL_SECONDS}`)
+  }
+  if (span / seconds > MAX_BUCKETS) {
+    return Either.left(`the range would have more than ${MAX_BUCKETS} buckets; widen the interval or narrow the range`)
+  }
   return Either.right(seconds)
 }
 

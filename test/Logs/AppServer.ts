@@ -90,9 +90,9 @@ const tenant = (label: string) =>
   })
 
 /** The application's server on `label`'s own database, with tenants A and B and an outsider made through it. */
-export const logsApp = (label: string) => {
-  // the limits area with its default limits (far above what these tests send)
-  const server = appServer(label)
+export const logsApp = (label: string, config: Record<string, string> = {}) => {
+  // the limits area with its default limits (far above what these tests send); `config` adds settings
+  const server = appServer(label, config)
   const tenants = Layer.effect(Tenants, Effect.all({ a: tenant("a"), b: tenant("b"), outsider: user("outsider") }))
   return tenants.pipe(Layer.provideMerge(server))
 }

@@ -1,10 +1,13 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Option } from "effect"
 import { LogsIngestApi, LogsSearchApi } from "../../src/Logs/LogsApi.js"
 import { bucketSeconds, fillBuckets } from "../../src/Logs/Stats.js"
 import { decodeCursor, encodeCursor } from "../../src/Logs/Cursor.js"
 import { escapeLike } from "../../src/Logs/Filters.js"
+import { logIdKey, makeLogIds } from "../../src/Logs/LogId.js"
+
+const ids = makeLogIds(logIdKey(Option.none()))
 
 class Api extends HttpApi.make("logs").add(LogsIngestApi).add(LogsSearchApi) {}
 
@@ -69,10 +72,10 @@ describe("stats buckets, cursors, LIKE escaping", () => {
 
   it("round-trips cursors and refuses forged ones", () => {
     const c = { time: "2026-01-01T00:00:00.123456Z", id: "42" }
-    expect(decodeCursor(encodeCursor(c))).toEqual(Either.right(c))
-    expect(Either.isLeft(decodeCursor("not-a-cursor"))).toBe(true)
+    expect(decodeCursor(ids, encodeCursor(ids, c))).toEqual(Either.right(c))
+    expect(Either.isLeft(decodeCursor(ids, "not-a-cursor"))).toBe(true)
     const forged = Buffer.from(JSON.stringify({ t: "2026-01-01'; DROP TABLE logs", i: "1" })).toString("base64url")
-    expect(Either.isLeft(decodeCursor(forged))).toBe(true)
+    expect(Either.isLeft(decodeCursor(ids, forged))).toBe(true)
   })
 
   it("escapes LIKE metacharacters", () => {

@@ -40,7 +40,7 @@ layer(logsApp("logs-paging"), { timeout: 120_000 })("search paging and refusals"
       const messages = [...first.body.logs, ...second.body.logs].map((l) => l.message)
       expect(new Set(messages).size).toBe(COUNT)
       // API.md: ids are opaque strings with a type prefix
-      expect([...first.body.logs, ...second.body.logs].every((l) => /^log_[0-9]+$/.test(l.id))).toBe(true)
+      expect([...first.body.logs, ...second.body.logs].every((l) => /^log_[A-Za-z0-9_-]{22}$/.test(l.id))).toBe(true)
       expect(messages[0]).toBe(`entry ${COUNT - 1}`)
       expect(messages[COUNT - 1]).toBe("entry 0")
 
