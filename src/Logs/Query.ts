@@ -33,7 +33,7 @@ export interface StatsParams extends Filters {
 
 const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 /** About the bytes an entry takes in the reply: its text fields plus the JSON keys, id, time and project id. */
-const SIZE = `160 + octet_length(service) + octet_length(message) + coalesce(octet_length(metadata::text), 0)
+const SIZE = `250 + octet_length(service) + octet_length(message) + coalesce(octet_length(metadata::text), 0)
   + coalesce(octet_length(trace_id), 0) + coalesce(octet_length(span_id), 0) + coalesce(octet_length(session_id), 0)`
 
 /** SQLSTATE 57014 query_canceled: the statement timeout fired (nothing else cancels a search's statement). */

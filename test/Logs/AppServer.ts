@@ -117,7 +117,7 @@ export const search = (path: string, query: string, credential: Credential) =>
         headers:
           "key" in credential ? { "x-api-key": credential.key } : { authorization: `Bearer ${credential.session}` }
       }),
-      (res) => ({ status: res.status, body: res.json as unknown as SearchReply, json: res.json })
+      (res) => ({ status: res.status, headers: res.headers, body: res.json as unknown as SearchReply, json: res.json })
     )
   )
 
