@@ -37,17 +37,24 @@ export const makeSearchGate = (options: { readonly permits: number; readonly wai
     message: `too many searches of this organization at once (at most ${options.permits}); retry shortly`,
     retryAfterSeconds: 1
   })
+  // the permit is released on every exit once taken, whatever interrupts the search
+  const waitFor = <A, E, R>(slot: Slot, effect: Effect.Effect<A, E, R>) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        restore(Effect.timeoutOption(slot.semaphore.take(1), options.waitMs)),
+        (taken): Effect.Effect<A, E | TooManySearches, R> =>
+          Option.isNone(taken) ? Effect.fail(busy) : Effect.ensuring(restore(effect), slot.semaphore.release(1))
+      )
+    )
   const run = <A, E, R>(org: string, effect: Effect.Effect<A, E, R>) =>
     Effect.acquireUseRelease(
       Effect.sync(() => enter(org)),
       (slot) =>
-        // the permit is released on every exit once taken, whatever interrupts the search
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(
-            restore(Effect.timeoutOption(slot.semaphore.take(1), options.waitMs)),
-            (taken): Effect.Effect<A, E | TooManySearches, R> =>
-              Option.isNone(taken) ? Effect.fail(busy) : Effect.ensuring(restore(effect), slot.semaphore.release(1))
-          )
+        // a free slot is taken at once (no timer); otherwise the bounded wait
+        Effect.flatMap(
+          slot.semaphore.withPermitsIfAvailable(1)(effect),
+          (ran): Effect.Effect<A, E | TooManySearches, R> =>
+            Option.isSome(ran) ? Effect.succeed(ran.value) : waitFor(slot, effect)
         ),
       (slot) => Effect.sync(() => leave(org, slot))
     )
