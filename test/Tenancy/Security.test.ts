@@ -201,6 +201,7 @@ layer(server.layer, { timeout: 120_000 })("account security", (it) => {
       const left = (Date.parse(res.json.expiresAt as string) - Date.now()) / 1000
       expect(left).toBeGreaterThan(590)
       expect(left).toBeLessThanOrEqual(600)
+      expect(res.headers.get("set-cookie")?.toLowerCase()).toMatch(/max-age=600(;|$)/)
       const session = (sql: string) =>
         asOwner((c) => c.query<{ s: number }>(sql, [fay.id])).pipe(Effect.map((r) => r.rows[0]?.s))
 
