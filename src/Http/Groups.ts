@@ -50,6 +50,7 @@ const AuthLive = HttpApiBuilder.group(Api, "auth", (h) =>
 const AccountLive = HttpApiBuilder.group(Api, "account", (h) =>
   h
     .handle("logout", Account.logout)
+    .handle("logoutAll", Account.logoutAll)
     .handle("me", Account.me)
     .handle("createOrg", Account.createOrg)
     .handle("listOrgs", Account.listOrgs)

@@ -104,6 +104,20 @@ export class MembersRepo extends Effect.Service<MembersRepo>()("Sql/MembersRepo"
       })
     ).pipe(Effect.withSpan("MembersRepo.countOwners"))
 
-    return { listPage, find, add, setRole, remove, countOwners } as const
+    /**
+     * The owners of the organization, their rows locked FOR UPDATE (in id order, so two lockers never deadlock)
+     * until the caller's transaction ends: a removal or demotion that checks "not the last owner" under this lock
+     * cannot interleave with another one.
+     */
+    const lockOwners = scoped(
+      Effect.gen(function* () {
+        const filter = yield* Tenant.orgFilter(sql)
+        const rows = yield* sql<{ readonly userId: UserId }>`SELECT user_id FROM organization_members
+          WHERE ${filter} AND role = 'owner' ORDER BY user_id FOR UPDATE`
+        return rows.map((r) => r.userId)
+      })
+    ).pipe(Effect.withSpan("MembersRepo.lockOwners"))
+
+    return { listPage, find, add, setRole, remove, countOwners, lockOwners } as const
   })
 }) {}

@@ -141,6 +141,34 @@ export class OrganizationsRepo extends Effect.Service<OrganizationsRepo>()("Sql/
         })(orgIdOrSlug)
       ).pipe(Effect.withSpan("OrganizationsRepo.findRef"))
 
-    return { insert, current, update, remove, membership, listForUser, listForUserPage, findRef } as const
+    /**
+     * PRE-TENANT: how many organizations the user belongs to (not `org_system`). Inside a transaction, pass
+     * `lock: true` first: a transaction-scoped advisory lock per user then serializes everything that adds the user
+     * to an organization (creating one, accepting an invitation), so two at the limit − 1 cannot both pass.
+     */
+    const countForUser = (userId: UserId, options: { readonly lock: boolean } = { lock: false }) =>
+      plain(
+        Effect.gen(function* () {
+          if (options.lock) {
+            yield* sql`SELECT pg_advisory_xact_lock(hashtextextended(${`threadline:user-orgs:${userId}`}, 0))`
+          }
+          const rows = yield* sql<{
+            readonly n: number
+          }>`SELECT count(*)::int AS n FROM threadline_user_organizations(${userId})`
+          return rows[0]?.n ?? 0
+        })
+      ).pipe(Effect.withSpan("OrganizationsRepo.countForUser"))
+
+    return {
+      insert,
+      current,
+      update,
+      remove,
+      membership,
+      listForUser,
+      listForUserPage,
+      findRef,
+      countForUser
+    } as const
   })
 }) {}

@@ -32,6 +32,8 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("Sql/SessionsRe
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const columns = sql.literal(COLUMNS)
+    const absoluteBound = (seconds: number | undefined) =>
+      seconds === undefined ? sql.literal("true") : sql`created_at > now() - make_interval(secs => ${seconds})`
 
     const insert = (input: NewSession) =>
       duplicateKeyOrDie(
@@ -45,22 +47,34 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("Sql/SessionsRe
         })(undefined)
       ).pipe(Effect.withSpan("SessionsRepo.insert"))
 
-    /** PRE-TENANT: the unexpired, unrevoked session with this token hash. */
-    const findActiveByTokenHash = (tokenHash: string) =>
+    /**
+     * PRE-TENANT: the unexpired, unrevoked session with this token hash; with `absoluteTtlSeconds`, also no older
+     * than that (however recently it was used).
+     */
+    const findActiveByTokenHash = (tokenHash: string, absoluteTtlSeconds?: number) =>
       plain(
         SqlSchema.findOne({
           Request: Schema.String,
           Result: Session,
           execute: (h) => sql`SELECT ${columns} FROM sessions
-            WHERE token_hash = ${h} AND revoked_at IS NULL AND expires_at > now()`
+            WHERE token_hash = ${h} AND revoked_at IS NULL AND expires_at > now()
+            AND ${absoluteBound(absoluteTtlSeconds)}`
         })(tokenHash)
       ).pipe(Effect.withSpan("SessionsRepo.findActiveByTokenHash"))
 
-    /** Sliding expiration: marks the session seen and moves its expiry; false when it is no longer active. */
-    const touch = (id: string, expiresAt: Date) =>
+    /**
+     * Sliding expiration: marks the session seen and moves its expiry, never past `created_at` + the absolute
+     * lifetime when one is given; false when it is no longer active.
+     */
+    const touch = (id: string, expiresAt: Date, absoluteTtlSeconds?: number) =>
       plain(
-        sql`UPDATE sessions SET last_seen_at = now(), expires_at = ${expiresAt}
-          WHERE id = ${id} AND revoked_at IS NULL AND expires_at > now() RETURNING id`
+        absoluteTtlSeconds === undefined
+          ? sql`UPDATE sessions SET last_seen_at = now(), expires_at = ${expiresAt}
+              WHERE id = ${id} AND revoked_at IS NULL AND expires_at > now() RETURNING id`
+          : sql`UPDATE sessions SET last_seen_at = now(),
+                expires_at = least(${expiresAt}::timestamptz, created_at + make_interval(secs => ${absoluteTtlSeconds}))
+              WHERE id = ${id} AND revoked_at IS NULL AND expires_at > now()
+              AND ${absoluteBound(absoluteTtlSeconds)} RETURNING id`
       ).pipe(
         Effect.map((rows) => rows.length > 0),
         Effect.withSpan("SessionsRepo.touch")
@@ -72,9 +86,13 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("Sql/SessionsRe
         Effect.withSpan("SessionsRepo.revoke")
       )
 
+    /** Revokes every active session of the user ("sign out everywhere"); how many were active. */
     const revokeAllForUser = (userId: UserId) =>
-      plain(sql`UPDATE sessions SET revoked_at = now() WHERE user_id = ${userId} AND revoked_at IS NULL`).pipe(
-        Effect.asVoid,
+      plain(
+        sql`UPDATE sessions SET revoked_at = now() WHERE user_id = ${userId} AND revoked_at IS NULL
+          AND expires_at > now() RETURNING id`
+      ).pipe(
+        Effect.map((rows) => rows.length),
         Effect.withSpan("SessionsRepo.revokeAllForUser")
       )
 

@@ -61,6 +61,16 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("Sql/UsersRepo", {
         })(id)
       ).pipe(Effect.withSpan("UsersRepo.findById"))
 
-    return { insert, findByEmail, findById } as const
+    /** Replaces the password hash only if it is still `previous` (login's cost upgrade); true when replaced. */
+    const updatePasswordHash = (id: UserId, previous: string, next: string) =>
+      plain(
+        sql`UPDATE users SET password_hash = ${next}, updated_at = now()
+          WHERE id = ${id} AND password_hash = ${previous} RETURNING id`
+      ).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.withSpan("UsersRepo.updatePasswordHash")
+      )
+
+    return { insert, findByEmail, findById, updatePasswordHash } as const
   })
 }) {}

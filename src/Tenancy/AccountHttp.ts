@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto"
 import { Effect, Option } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { principal } from "../Http/Auth.js"
-import { Conflict, Unauthorized } from "../Http/Errors.js"
+import { Conflict, TooManyRequests, Unauthorized } from "../Http/Errors.js"
+import { COUNT_QUOTA_RETRY_AFTER_SECONDS } from "../Limits/Quotas.js"
 import { makeId, OrganizationId, RequestContext, type UserId } from "../RequestContext.js"
 import { MembersRepo } from "../Sql/MembersRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
@@ -15,6 +16,7 @@ import { SessionsRepo } from "../Sql/SessionsRepo.js"
 import { UsersRepo } from "../Sql/UsersRepo.js"
 import { httpContext } from "./HttpContext.js"
 import { clearSessionCookie } from "./SessionCookie.js"
+import { TenancyConfig } from "./TenancyConfig.js"
 import { type ListQuery, pageOf, pageRequest } from "./ListPage.js"
 import { type CreateOrgPayload, type Role, slugFromName } from "./TenancySchemas.js"
 
@@ -34,6 +36,19 @@ export const logout = () =>
     }))
     yield* clearSessionCookie
   }).pipe(Effect.orDie, Effect.withSpan("Tenancy.logout"))
+
+/** Sign out everywhere: every session of the user is revoked, this one included (its cookie is cleared). */
+export const logoutAll = () =>
+  Effect.gen(function* () {
+    const s = yield* session
+    const sessions = yield* SessionsRepo
+    yield* (yield* AuditLog).audited(sessions.revokeAllForUser(s.userId), (count) => ({
+      action: "session.revoke_all",
+      target: { type: "user", id: s.userId },
+      changes: { sessions: count }
+    }))
+    yield* clearSessionCookie
+  }).pipe(Effect.orDie, Effect.withSpan("Tenancy.logoutAll"))
 
 const orgView = (m: {
   readonly organizationId: string
@@ -81,10 +96,27 @@ export const createOrg = ({ payload }: { readonly payload: typeof CreateOrgPaylo
     const id = OrganizationId.make(makeId("org"))
     const ctx = yield* httpContext({ _tag: "user", userId: s.userId }, id)
     const audit = yield* AuditLog
+    const { maxOrganizationsPerUser } = yield* TenancyConfig
+    // in the inserting transaction, under the user's lock (OrganizationsRepo.countForUser)
+    const withinLimit = Effect.flatMap(orgs.countForUser(s.userId, { lock: true }), (n) =>
+      n >= maxOrganizationsPerUser
+        ? Effect.fail(
+            new TooManyRequests({
+              message: `a user belongs to at most ${maxOrganizationsPerUser} organizations; leave one first`,
+              retryAfterSeconds: COUNT_QUOTA_RETRY_AFTER_SECONDS
+            })
+          )
+        : Effect.void
+    )
     const insert = (slug: string) =>
       audit
         .audited(
-          Effect.tap(orgs.insert({ slug, name: payload.name }), () => members.add({ userId: s.userId, role: "owner" })),
+          Effect.zipRight(
+            withinLimit,
+            Effect.tap(orgs.insert({ slug, name: payload.name }), () =>
+              members.add({ userId: s.userId, role: "owner" })
+            )
+          ),
           (o) => ({
             action: "organization.create",
             target: { type: "organization", id: o.id },

@@ -1,7 +1,7 @@
 /**
- * Handlers of the `auth` group (no credentials): register and login. Both count against the brute-force limits
- * before any password work; login answers the same 401 for an unknown email and a wrong password, after the same
- * scrypt cost (a decoy hash), so accounts cannot be enumerated.
+ * Handlers of the `auth` group (no credentials): register and login. Both pass the brute-force limits before any
+ * password work (login's failures count, its successes do not); login answers the same 401 for an unknown email and
+ * a wrong password, after the same scrypt cost (a decoy hash), so accounts cannot be enumerated.
  */
 import { preAuthenticationContext } from "../Http/Auth.js"
 import { randomBytes } from "node:crypto"
@@ -16,6 +16,7 @@ import { BruteForce } from "./BruteForce.js"
 import { clientIp, httpContext, userAgent } from "./HttpContext.js"
 import * as Passwords from "./Passwords.js"
 import { setSessionCookie } from "./SessionCookie.js"
+import { TenancyConfig } from "./TenancyConfig.js"
 import type { LoginPayload, RegisterPayload } from "./TenancySchemas.js"
 import { mintSessionToken } from "./Tokens.js"
 
@@ -52,18 +53,30 @@ export const register = ({ payload }: { readonly payload: typeof RegisterPayload
 
 export const login = ({ payload }: { readonly payload: typeof LoginPayload.Type }) =>
   Effect.gen(function* () {
-    yield* (yield* BruteForce).attempt("login", yield* clientIp, payload.email)
+    const bruteForce = yield* BruteForce
+    const ip = yield* clientIp
+    // counted as a failure before the password is checked; a success gives the count back
+    const ticket = yield* bruteForce.loginAttempt(ip, payload.email)
     const config = yield* AppConfig
+    const tenancy = yield* TenancyConfig
     // before anyone is authenticated, under a context carrying the request's id (its statement is traceable)
-    const found = yield* (yield* UsersRepo)
-      .findByEmail(payload.email)
-      .pipe(RequestContext.withContext(yield* preAuthenticationContext))
+    const preAuth = yield* preAuthenticationContext
+    const users = yield* UsersRepo
+    const found = yield* users.findByEmail(payload.email).pipe(RequestContext.withContext(preAuth))
     const password = Redacted.make(payload.password)
     const ok = yield* Passwords.verify(password, Option.isSome(found) ? found.value.passwordHash : yield* decoyHash)
     if (Option.isNone(found) || !ok) return yield* new Unauthorized({ message: "invalid email or password" })
     const user = found.value
+    yield* bruteForce.loginSucceeded(ticket)
+    // a hash made at an older cost is replaced now that the password is known (only if nobody changed it since)
+    if (yield* Passwords.needsRehash(user.passwordHash)) {
+      const upgraded = yield* Passwords.hash(password)
+      yield* users.updatePasswordHash(user.id, user.passwordHash, upgraded).pipe(RequestContext.withContext(preAuth))
+    }
     const minted = mintSessionToken()
-    const expiresAt = new Date(Date.now() + config.sessionTtlSeconds * 1000)
+    const now = Date.now()
+    // the sliding expiry, never past the absolute lifetime counted from now (the session's creation)
+    const expiresAt = new Date(now + Math.min(config.sessionTtlSeconds, tenancy.sessionAbsoluteTtlSeconds) * 1000)
     const sessionId = makeId("ses")
     const ctx = yield* httpContext({ _tag: "user", userId: user.id })
     const sessions = yield* SessionsRepo
@@ -75,7 +88,7 @@ export const login = ({ payload }: { readonly payload: typeof LoginPayload.Type 
           tokenHash: minted.hash,
           expiresAt,
           userAgent: yield* userAgent,
-          ip: yield* clientIp
+          ip
         }),
         () => ({ action: "session.create", target: { type: "session", id: sessionId } })
       )

@@ -6,7 +6,8 @@
  *   revocation bound); `last_used_at` is written in the background at most once a minute per key and instance
  *   (the repository also refuses more than once a minute across instances).
  * - Sessions: never cached, so logout and expiry apply at once; sliding expiry moves `expires_at` to now + TTL,
- *   debounced to one write a minute per session (the window's loss is at most that minute of the TTL).
+ *   debounced to one write a minute per session (the window's loss is at most that minute of the TTL), and never
+ *   past the absolute lifetime counted from login (THREADLINE_SESSION_ABSOLUTE_TTL_SECONDS), checked on every use.
  */
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../Config.js"
@@ -25,6 +26,7 @@ import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
 import { SessionsRepo } from "../Sql/SessionsRepo.js"
 import { UsersRepo } from "../Sql/UsersRepo.js"
 import { ApiKeyCache } from "./ApiKeyCache.js"
+import { TenancyConfig } from "./TenancyConfig.js"
 import { isWellFormedKey, sha256Hex } from "./Tokens.js"
 
 export const TOUCH_DEBOUNCE_MS = 60_000
@@ -51,10 +53,11 @@ const invalidSession = () => new Unauthorized({ message: "invalid or expired ses
 export const CredentialsLive: Layer.Layer<
   Credentials | OrgDirectory,
   never,
-  AppConfig | ApiKeyCache | ApiKeysRepo | SessionsRepo | UsersRepo | OrganizationsRepo
+  AppConfig | ApiKeyCache | ApiKeysRepo | SessionsRepo | UsersRepo | OrganizationsRepo | TenancyConfig
 > = Layer.effectContext(
   Effect.gen(function* () {
     const config = yield* AppConfig
+    const absoluteTtl = (yield* TenancyConfig).sessionAbsoluteTtlSeconds
     const cache = yield* ApiKeyCache
     const keys = yield* ApiKeysRepo
     const sessions = yield* SessionsRepo
@@ -121,13 +124,14 @@ export const CredentialsLive: Layer.Layer<
       Effect.gen(function* () {
         const value = Redacted.value(token)
         if (value.length < 16 || value.length > 256) return yield* invalidSession()
-        const session = yield* sessions.findActiveByTokenHash(sha256Hex(value))
+        const session = yield* sessions.findActiveByTokenHash(sha256Hex(value), absoluteTtl)
         if (Option.isNone(session)) return yield* invalidSession()
         const user = yield* users.findById(session.value.userId)
         if (Option.isNone(user)) return yield* invalidSession()
         const now = Date.now()
         if (sessionTouchDue(session.value.id, now)) {
-          const stillActive = yield* sessions.touch(session.value.id, new Date(now + config.sessionTtlSeconds * 1000))
+          const expiresAt = new Date(now + config.sessionTtlSeconds * 1000)
+          const stillActive = yield* sessions.touch(session.value.id, expiresAt, absoluteTtl)
           if (!stillActive) return yield* invalidSession()
         }
         return { _tag: "Session", userId: user.value.id, email: user.value.email, sessionId: session.value.id } as const

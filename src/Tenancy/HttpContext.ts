@@ -6,6 +6,7 @@
 import { HttpServerRequest } from "@effect/platform"
 import { Effect, Option } from "effect"
 import * as RequestId from "../Http/RequestId.js"
+import { BruteForce } from "./BruteForce.js"
 import { RequestState, recordContext } from "../Http/RequestState.js"
 import {
   type Actor,
@@ -32,10 +33,10 @@ export const httpContext = (
     return ctx
   })
 
-/** The client address the brute-force limits count against (the socket's peer; proxies are not trusted). */
-export const clientIp: Effect.Effect<string, never, HttpServerRequest.HttpServerRequest> = Effect.map(
-  HttpServerRequest.HttpServerRequest,
-  (request) => Option.getOrElse(request.remoteAddress, () => "unknown")
+/** The client address the brute-force limits count against (the peer, or past trusted proxies: ClientAddress.ts). */
+export const clientIp: Effect.Effect<string, never, HttpServerRequest.HttpServerRequest | BruteForce> = Effect.flatMap(
+  BruteForce,
+  (bf) => bf.clientIp
 )
 
 export const userAgent: Effect.Effect<string | null, never, HttpServerRequest.HttpServerRequest> = Effect.map(

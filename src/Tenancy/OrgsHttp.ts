@@ -6,7 +6,7 @@
  */
 import { Effect, Option, Redacted, Schema } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
-import { Conflict, NotFound } from "../Http/Errors.js"
+import { Conflict, Forbidden, NotFound } from "../Http/Errors.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
 import { Quotas } from "../Limits/Quotas.js"
 import { ApiKeyId, makeId, ProjectId, RequestContext, UserId } from "../RequestContext.js"
@@ -110,13 +110,19 @@ export const removeMember = ({ path }: { readonly path: { readonly org: string; 
   OrgAccess.run(path.org, "admin", () =>
     Effect.gen(function* () {
       const id = yield* userId(path.userId)
+      const caller = (yield* RequestContext).userId
       const members = yield* MembersRepo
       yield* (yield* AuditLog).audited(
         Effect.gen(function* () {
+          // owners first, locked for the rest of this transaction: both checks below hold until the delete commits
+          const owners = yield* members.lockOwners
           const target = yield* members.find(id)
           if (Option.isNone(target)) return yield* new NotFound({ message: "member not found" })
-          if (target.value.role === "owner" && (yield* members.countOwners) <= 1) {
-            return yield* new Conflict({ message: "an organization keeps at least one owner" })
+          if (target.value.role === "owner") {
+            if (caller === null || !owners.includes(caller)) {
+              return yield* new Forbidden({ message: "only an owner can remove an owner" })
+            }
+            if (owners.length <= 1) return yield* new Conflict({ message: "an organization keeps at least one owner" })
           }
           return yield* Effect.filterOrFail(members.remove(id), Boolean, gone("member"))
         }),

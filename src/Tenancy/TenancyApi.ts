@@ -34,12 +34,16 @@ export class AuthApi extends HttpApiGroup.make("auth")
 
 export class AccountApi extends HttpApiGroup.make("account")
   .add(HttpApiEndpoint.post("logout", "/api/v1/auth/logout").addSuccess(HttpApiSchema.NoContent))
+  // "sign out everywhere": every session of the user is revoked (API keys are not sessions: unaffected)
+  .add(HttpApiEndpoint.post("logoutAll", "/api/v1/auth/logout-all").addSuccess(HttpApiSchema.NoContent))
   .add(HttpApiEndpoint.get("me", "/api/v1/auth/me").addSuccess(S.MeReply))
   .add(
     HttpApiEndpoint.post("createOrg", "/api/v1/orgs")
       .setPayload(S.CreateOrgPayload)
       .addSuccess(S.OrgView, created)
       .addError(Conflict)
+      // 429 with Retry-After: the user already belongs to THREADLINE_MAX_ORGANIZATIONS_PER_USER organizations
+      .addError(TooManyRequests)
   )
   .add(
     HttpApiEndpoint.get("listOrgs", "/api/v1/orgs")

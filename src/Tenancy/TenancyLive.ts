@@ -14,6 +14,7 @@ import { UsersRepo } from "../Sql/UsersRepo.js"
 import { ApiKeyCache } from "./ApiKeyCache.js"
 import { BruteForce } from "./BruteForce.js"
 import { CredentialsLive } from "./CredentialsLive.js"
+import { TenancyConfig } from "./TenancyConfig.js"
 
 export const TenancyReposLive = Layer.mergeAll(
   UsersRepo.Default,
@@ -22,7 +23,8 @@ export const TenancyReposLive = Layer.mergeAll(
   MembersRepo.Default,
   ProjectsRepo.Default,
   ApiKeysRepo.Default,
-  AuditLog.Default
+  AuditLog.Default,
+  TenancyConfig.Default
 )
 
 /** Credentials + OrgDirectory + everything the handlers read; the cache is built once and shared. */

@@ -25,6 +25,7 @@ const EXISTING_ROUTES = [
   "post /api/v1/auth/register",
   "post /api/v1/auth/login",
   "post /api/v1/auth/logout",
+  "post /api/v1/auth/logout-all",
   "get /api/v1/auth/me",
   "post /api/v1/orgs",
   "get /api/v1/orgs",

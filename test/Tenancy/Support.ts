@@ -61,6 +61,7 @@ const AuthLive = HttpApiBuilder.group(TenancyTestApi, "auth", (h) =>
 const AccountLive = HttpApiBuilder.group(TenancyTestApi, "account", (h) =>
   h
     .handle("logout", Account.logout)
+    .handle("logoutAll", Account.logoutAll)
     .handle("me", Account.me)
     .handle("createOrg", Account.createOrg)
     .handle("listOrgs", Account.listOrgs)
