@@ -82,10 +82,21 @@ const openRegisterExample = (page: Page) =>
     yield* promise(() => details.getByText("email", { exact: true }).waitFor({ state: "visible" }))
   })
 
+/** Sends `GET /health` from Scalar's API client ("Test Request"): the request reaches us under `connect-src 'self'`. */
+const sendHealthFromClient = (page: Page) =>
+  Effect.gen(function* () {
+    const example = page.getByRole("group", { name: /Request Example for\s*get\s*\/health$/i })
+    yield* promise(() => example.getByRole("button", { name: "Test Request" }).click())
+    const answered = page.waitForResponse((r) => new URL(r.url()).pathname === "/health")
+    yield* promise(() => page.getByRole("button", { name: /^Send/ }).filter({ visible: true }).first().click())
+    expect((yield* promise(() => answered)).status()).toBe(200)
+    yield* promise(() => page.getByText("200 OK", { exact: true }).first().waitFor({ state: "visible" }))
+  })
+
 describe("the API reference in a browser", () => {
   layer(appServer("docs-browser"), { timeout: 120_000 })("development defaults", (it) => {
     it.scoped(
-      "lists every operation of /openapi.json, expands a request example, with no error, violation or failure",
+      "lists every operation of /openapi.json, expands a request example, sends one, with no error, violation or failure",
       () =>
         Effect.gen(function* () {
           const base = yield* baseUrl
@@ -98,6 +109,8 @@ describe("the API reference in a browser", () => {
           expect(listed.cards).toEqual(sorted(operations, "route"))
           yield* openRegisterExample(page)
           yield* screenshot(page, "docs-request-example")
+          yield* sendHealthFromClient(page)
+          yield* screenshot(page, "docs-test-request")
           // late arrivals (a lazy chunk, a font, a report) count too
           yield* settled()
           expect(problems).toEqual([])
