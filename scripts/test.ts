@@ -6,6 +6,7 @@
  */
 import { Effect } from "effect"
 import { acquireServices } from "./services.js"
+import { ensureChromium } from "./support/Chromium.js"
 import { runChild, runScript, unlessShutdown } from "./support/Main.js"
 import { repoPath } from "./support/Paths.js"
 
@@ -15,6 +16,7 @@ runScript((shutdown) =>
       shutdown,
       acquireServices({ mode: "throwaway", dataDir: process.env.THREADLINE_DATA_DIR ?? ".data", env: process.env })
     )
+    yield* unlessShutdown(shutdown, ensureChromium({ env: process.env }))
     return yield* runChild(
       {
         command: process.execPath,

@@ -50,12 +50,12 @@ const documentationRoutes = {
     get: {
       tags: ["docs"],
       operationId: "docs.scalar",
-      summary: "Scalar UI for this document (not served in production)",
+      summary: "Scalar UI for this document (in production only with THREADLINE_DOCS=true)",
       parameters: [],
       security: [],
       responses: {
         "200": { description: "HTML page", content: { "text/html": { schema: { type: "string" } } } },
-        "404": errorResponse("NotFound: production")
+        "404": errorResponse("NotFound: production without THREADLINE_DOCS=true")
       }
     }
   }

@@ -17,7 +17,7 @@ import * as ApiRoutes from "./ApiRoutes.js"
 import { Api } from "./Api.js"
 import { AuthenticationLive } from "./Auth.js"
 import type { Credentials, OrgDirectory } from "./Credentials.js"
-import { DocsLive } from "./Docs.js"
+import { DocsLive, docsEnabled } from "./Docs.js"
 import { GroupsLive, type GroupsRequirements } from "./Groups.js"
 import { RedisPing } from "./HealthHttp.js"
 import * as NodeServer from "./NodeServer.js"
@@ -47,11 +47,12 @@ export const serveWith = <E, R>(api: Layer.Layer<HttpApi.Api, E, R>, options: Se
     Effect.gen(function* () {
       const config = yield* AppConfig
       const security = yield* securityOptions
+      const docs = yield* docsEnabled
       const accessLog =
         options.accessLog ??
         (LogLevel.lessThanEqual(config.logLevel, LogLevel.Info) ? AccessLog.stdoutSink() : undefined)
       return ApiRoutes.serve.pipe(
-        Layer.provide(DocsLive({ scalar: config.env !== "production" })),
+        Layer.provide(DocsLive({ scalar: docs })),
         Layer.provide(api),
         HttpServer.withLogAddress,
         Layer.provideMerge(NodeServer.layer({ port: options.port, host: options.host, security, accessLog }))
