@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { ApiKeysRepo } from "../Sql/ApiKeysRepo.js"
+import { InvitationsRepo } from "../Sql/InvitationsRepo.js"
 import { MembersRepo } from "../Sql/MembersRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
 import { ProjectsRepo } from "../Sql/ProjectsRepo.js"
@@ -14,7 +15,9 @@ import { UsersRepo } from "../Sql/UsersRepo.js"
 import { ApiKeyCache } from "./ApiKeyCache.js"
 import { BruteForce } from "./BruteForce.js"
 import { CredentialsLive } from "./CredentialsLive.js"
+import { InvitationMailer } from "./InvitationMailer.js"
 
+/** The repositories, the audit log and the invitation mailer: what the handlers read. */
 export const TenancyReposLive = Layer.mergeAll(
   UsersRepo.Default,
   SessionsRepo.Default,
@@ -22,7 +25,9 @@ export const TenancyReposLive = Layer.mergeAll(
   MembersRepo.Default,
   ProjectsRepo.Default,
   ApiKeysRepo.Default,
-  AuditLog.Default
+  InvitationsRepo.Default,
+  AuditLog.Default,
+  InvitationMailer.Default
 )
 
 /** Credentials + OrgDirectory + everything the handlers read; the cache is built once and shared. */

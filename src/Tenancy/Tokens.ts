@@ -33,3 +33,13 @@ export const mintSessionToken = (): MintedSession => {
   const token = randomBytes(32).toString("base64url")
   return { token: Redacted.make(token), hash: sha256Hex(token) }
 }
+
+export const INVITATION_TOKEN_PREFIX = "tli_"
+
+/** An invitation token: `tli_` + 32 random bytes (base64url); stored only as its SHA-256. */
+export const mintInvitationToken = (): MintedSession => {
+  const token = `${INVITATION_TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`
+  return { token: Redacted.make(token), hash: sha256Hex(token) }
+}
+
+export const isWellFormedInvitationToken = (token: string): boolean => /^tli_[A-Za-z0-9_-]{43}$/.test(token)
