@@ -1,6 +1,7 @@
 /**
- * Secrets handed to clients: API keys (`tl_` + 32 random bytes, base64url) and session tokens (32 random bytes,
- * base64url). Only their SHA-256 (hex) is stored; a key also keeps a short display prefix.
+ * Secrets handed to clients: API keys (`tl_` + 32 random bytes, base64url), session tokens (32 random bytes,
+ * base64url) and invitation tokens (`tli_` + 32 random bytes). Only their SHA-256 (hex) is stored; a key also keeps
+ * a short display prefix.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { Redacted } from "effect"
