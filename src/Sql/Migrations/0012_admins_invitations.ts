@@ -28,7 +28,9 @@ interface Row {
  */
 export const normalizeEmails = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<Row>`SELECT id, email FROM users ORDER BY created_at, id`
+  // statements of a migration run before any unit of work: this comment names them in the statement log
+  const tag = sql.literal("-- migration 0012_admins_invitations: normalize stored emails\n")
+  const rows = yield* sql<Row>`${tag}SELECT id, email FROM users ORDER BY created_at, id`
   const taken = new Set<string>()
   const changes: Array<Row> = []
   const collided: Array<string> = []
@@ -43,12 +45,12 @@ export const normalizeEmails = Effect.gen(function* () {
     if (normalized !== row.email) changes.push({ id: row.id, email: normalized })
   }
   if (changes.length > 0) {
-    yield* sql`UPDATE users SET email = c.email, updated_at = now()
+    yield* sql`${tag}UPDATE users SET email = c.email, updated_at = now()
       FROM unnest(${changes.map((c) => c.id)}::text[], ${changes.map((c) => c.email)}::text[]) AS c(id, email)
       WHERE users.id = c.id`
   }
   if (collided.length > 0) {
-    yield* sql`UPDATE sessions SET revoked_at = now() WHERE user_id = ANY(${collided}::text[]) AND revoked_at IS NULL`
+    yield* sql`${tag}UPDATE sessions SET revoked_at = now() WHERE user_id = ANY(${collided}::text[]) AND revoked_at IS NULL`
     yield* Effect.logWarning(
       "migration 0012: accounts whose email collides with an older account's once normalized were renamed and " +
         "signed out; they can no longer log in",
