@@ -2,7 +2,7 @@
  * Every setting, read once from the environment through `effect` Config, with defaults.
  * Secrets are `Redacted` so they never reach a log line by accident.
  */
-import { Config, Effect, LogLevel, Option, Redacted } from "effect"
+import { Config, ConfigError, Effect, Either, LogLevel, Option, Redacted } from "effect"
 
 export const Environment = Config.literal(
   "development",
@@ -25,6 +25,17 @@ const list = (name: string) =>
     )
   )
 
+/** An absolute http(s) URL without a trailing slash. */
+const publicUrl = Config.string("THREADLINE_PUBLIC_URL").pipe(
+  Config.withDefault("http://localhost:8080"),
+  Config.mapOrFail((raw) => {
+    const url = URL.canParse(raw) ? new URL(raw) : undefined
+    return url !== undefined && (url.protocol === "http:" || url.protocol === "https:") && url.search === ""
+      ? Either.right(url.toString().replace(/\/+$/, ""))
+      : Either.left(ConfigError.InvalidData([], "THREADLINE_PUBLIC_URL must be an http(s) URL without a query"))
+  })
+)
+
 export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
   effect: Effect.gen(function* () {
     const env = yield* Environment
@@ -46,7 +57,6 @@ export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
       /** 32 bytes (hex or base64) for AES-256-GCM of webhook secrets; development falls back to a fixed dev key. */
       secretKey,
       logLevel: yield* Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
-      adminEmails: yield* list("THREADLINE_ADMIN_EMAILS"),
       corsOrigins: yield* list("THREADLINE_CORS_ORIGINS"),
       // API.md: Secure unless configured off (THREADLINE_SECURE_COOKIES=false) for local development over http
       secureCookies: yield* Config.boolean("THREADLINE_SECURE_COOKIES").pipe(Config.withDefault(true)),
@@ -54,7 +64,16 @@ export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
       allowPrivateWebhooks: yield* Config.boolean("THREADLINE_ALLOW_PRIVATE_WEBHOOKS").pipe(Config.withDefault(false)),
       alertTickSeconds: yield* Config.integer("THREADLINE_ALERT_TICK_SECONDS").pipe(Config.withDefault(60)),
       shutdownTimeoutMs: yield* Config.integer("THREADLINE_SHUTDOWN_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
-      queuePrefix: yield* Config.string("THREADLINE_QUEUE_PREFIX").pipe(Config.withDefault("threadline"))
+      queuePrefix: yield* Config.string("THREADLINE_QUEUE_PREFIX").pipe(Config.withDefault("threadline")),
+      /** Where users reach the console: invitation accept links are `<publicUrl>/invitations/accept?token=…`. */
+      publicUrl: yield* publicUrl,
+      invitationTtlSeconds: yield* Config.integer("THREADLINE_INVITATION_TTL_SECONDS").pipe(
+        Config.withDefault(7 * 86_400),
+        Config.validate({ message: "must be at least 60", validation: (n) => n >= 60 })
+      ),
+      /** `smtp://` or `smtps://` URL (credentials inside); unset: invitation links are not mailed. */
+      smtpUrl: yield* optionalUrl("THREADLINE_SMTP_URL"),
+      smtpFrom: yield* Config.string("THREADLINE_SMTP_FROM").pipe(Config.withDefault("Threadline <no-reply@localhost>"))
     } as const
   })
 }) {}

@@ -1,11 +1,11 @@
 /**
- * `threadline serve --roles api,worker,scheduler` and `threadline migrate`.
+ * `threadline serve --roles api,worker,scheduler`, `threadline migrate` and `threadline admin grant|revoke <email>`.
  * Composes the layers of the requested roles once, at the edge; SIGTERM/SIGINT interrupt the main fiber, which
  * closes every scoped resource in reverse order of acquisition (HTTP server first, then workers, then pools).
  */
-import { Command, Options } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Logger } from "effect"
+import { Console, Effect, Either, Layer, Logger, Option } from "effect"
 import { AlertsLive } from "./Alerts/AlertsLive.js"
 import { AppConfig } from "./Config.js"
 import { Retention } from "./Logs/Retention.js"
@@ -15,8 +15,10 @@ import { Envelope } from "./Queue/Envelope.js"
 import { SchedulerLive, WorkersLive } from "./Queue/Jobs.js"
 import { Producer } from "./Queue/Producer.js"
 import { QueueRedis } from "./Queue/Redis.js"
-import { primaryUrl, StorageLive } from "./Sql/Client.js"
+import { primaryUrl, SqlLive, StorageLive } from "./Sql/Client.js"
 import { Migrate } from "./Sql/Migrate.js"
+import { UsersRepo } from "./Sql/UsersRepo.js"
+import { RequestContext } from "./RequestContext.js"
 import { TenancyLive } from "./Tenancy/TenancyLive.js"
 import { AuditLog } from "./Audit/AuditLog.js"
 import { LimitsLive } from "./Limits/LimitsLive.js"
@@ -100,7 +102,54 @@ const migrate = Command.make("migrate", {}, () =>
   Effect.flatMap(AppConfig, (config) => Migrate.runUrl(primaryUrl(config)))
 ).pipe(Command.withDescription("apply database migrations and exit"))
 
-const cli = Command.make("threadline").pipe(Command.withSubcommands([serve, migrate]))
+/**
+ * `admin grant|revoke <email>`: the platform-administrator flag (who may change an organization's limits), set
+ * only by the operator; audited as system work (`admin.grant` / `admin.revoke`, under `org_system`) in the same
+ * transaction. An unknown email changes nothing and exits 1.
+ */
+const adminCommand = (verb: "grant" | "revoke") =>
+  Command.make(verb, { email: Args.text({ name: "email" }) }, ({ email }) =>
+    Effect.gen(function* () {
+      const users = yield* UsersRepo
+      const action = `admin.${verb}`
+      const outcome = yield* (yield* AuditLog)
+        .audited(
+          Effect.flatMap(users.setPlatformAdmin(email, verb === "grant"), (before) =>
+            Option.isSome(before) ? Effect.succeed(before.value) : Effect.fail("unknown email" as const)
+          ),
+          (before) => ({
+            action,
+            target: { type: "user", id: before.id },
+            changes: { email: before.email, isPlatformAdmin: { from: before.isPlatformAdmin, to: verb === "grant" } }
+          })
+        )
+        .pipe(Effect.either, RequestContext.withContext(RequestContext.system(action)))
+      if (Either.isLeft(outcome)) {
+        yield* Console.error(`threadline admin ${verb}: no user with email ${JSON.stringify(email)}; nothing changed`)
+        process.exitCode = 1
+        return
+      }
+      yield* Console.log(
+        `threadline admin ${verb}: ${outcome.right.email} (${outcome.right.id}) is ${
+          verb === "grant" ? "now" : "no longer"
+        } a platform administrator`
+      )
+    }).pipe(Effect.provide(Layer.mergeAll(UsersRepo.Default, AuditLog.Default).pipe(Layer.provide(AdminSql))))
+  ).pipe(Command.withDescription(`${verb} the platform-administrator flag of the user with this email`))
+
+/** One connection to DATABASE_URL (migrating first when THREADLINE_MIGRATE_ON_START, like serve). */
+const AdminSql = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    SqlLive.pipe(Layer.provide(Layer.succeed(AppConfig, new AppConfig({ ...config, databasePoolSize: 1 }))))
+  )
+).pipe(Layer.orDie)
+
+const admin = Command.make("admin").pipe(
+  Command.withSubcommands([adminCommand("grant"), adminCommand("revoke")]),
+  Command.withDescription("platform administrators: admin grant <email>, admin revoke <email>")
+)
+
+const cli = Command.make("threadline").pipe(Command.withSubcommands([serve, migrate, admin]))
 
 const run = Command.run(cli, { name: "threadline", version: "0.1.0" })
 

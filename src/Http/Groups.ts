@@ -21,6 +21,7 @@ import { Producer } from "../Queue/Producer.js"
 import type { ReadSql } from "../Sql/Client.js"
 import * as Account from "../Tenancy/AccountHttp.js"
 import * as TenancyAuth from "../Tenancy/AuthHttp.js"
+import * as Invitations from "../Tenancy/InvitationsHttp.js"
 import * as Orgs from "../Tenancy/OrgsHttp.js"
 import type { TenancyLive } from "../Tenancy/TenancyLive.js"
 import { Api } from "./Api.js"
@@ -54,13 +55,16 @@ const AccountLive = HttpApiBuilder.group(Api, "account", (h) =>
     .handle("me", Account.me)
     .handle("createOrg", Account.createOrg)
     .handle("listOrgs", Account.listOrgs)
+    .handle("acceptInvitation", Invitations.acceptInvitation)
 )
 
 const OrgsLive = HttpApiBuilder.group(Api, "orgs", (h) =>
   h
     .handle("getOrg", Orgs.getOrg)
     .handle("listMembers", Orgs.listMembers)
-    .handle("addMember", Orgs.addMember)
+    .handle("listInvitations", Invitations.listInvitations)
+    .handle("createInvitation", Invitations.createInvitation)
+    .handle("revokeInvitation", Invitations.revokeInvitation)
     .handle("removeMember", Orgs.removeMember)
     .handle("listProjects", Orgs.listProjects)
     .handle("createProject", Orgs.createProject)

@@ -1,6 +1,6 @@
 /**
  * `GET /api/v1/orgs/{org}/limits` (owner/admin: the limits in force and this month's usage) and
- * `PUT /api/v1/orgs/{org}/limits` (platform administrators only, `THREADLINE_ADMIN_EMAILS`: any subset of
+ * `PUT /api/v1/orgs/{org}/limits` (platform administrators only, `threadline admin grant`: any subset of
  * `rateLimit` and `quotas`, `null` restores the default; audited). Authentication is attached in src/Http/Api.ts.
  */
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"

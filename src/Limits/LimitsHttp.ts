@@ -7,13 +7,13 @@
  */
 import { Effect, Option } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
-import { AppConfig } from "../Config.js"
 import { principal } from "../Http/Auth.js"
 import { Forbidden, NotFound } from "../Http/Errors.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
 import { recordContext } from "../Http/RequestState.js"
 import { type OrganizationId, RequestContext } from "../RequestContext.js"
 import { Tenant } from "../Sql/Tenant.js"
+import { UsersRepo } from "../Sql/UsersRepo.js"
 import type { EffectiveLimits, LimitsDocument, OverridesPatch } from "./LimitsDocument.js"
 import { OrganizationLimits } from "./OrganizationLimits.js"
 import { Quotas } from "./Quotas.js"
@@ -51,12 +51,11 @@ export const getLimits = ({ path }: { readonly path: { readonly org: string } })
     )
   )
 
-/** Whether the session's user is a platform administrator (emails compared case-insensitively). */
+/** Whether the session's user has the platform-administrator flag (set only by `threadline admin grant`). */
 const isPlatformAdmin = Effect.gen(function* () {
   const who = yield* principal
   if (Option.isNone(who) || who.value._tag !== "Session") return false
-  const email = who.value.email.toLowerCase()
-  return (yield* AppConfig).adminEmails.some((admin) => admin.trim().toLowerCase() === email)
+  return yield* (yield* UsersRepo).isPlatformAdmin(who.value.userId)
 })
 
 export const putLimits = ({

@@ -8,10 +8,10 @@ import { randomBytes } from "node:crypto"
 import { Effect, Option, Redacted } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { AppConfig } from "../Config.js"
-import { Conflict, Unauthorized } from "../Http/Errors.js"
+import { Unauthorized } from "../Http/Errors.js"
 import { makeId, RequestContext, UserId } from "../RequestContext.js"
 import { SessionsRepo } from "../Sql/SessionsRepo.js"
-import { UsersRepo } from "../Sql/UsersRepo.js"
+import { normalizeEmail, UsersRepo } from "../Sql/UsersRepo.js"
 import { BruteForce } from "./BruteForce.js"
 import { clientIp, httpContext, userAgent } from "./HttpContext.js"
 import * as Passwords from "./Passwords.js"
@@ -30,23 +30,33 @@ const decoyHash = Effect.suspend(() =>
       })
 )
 
+/**
+ * The same 201 and body shape whether or not the email has an account, after the same password hashing: for a
+ * taken email nothing is created or changed, the id answered is a fresh one that names no account, and the
+ * attempt is audited (`user.register_existing`) instead of `user.register`.
+ */
 export const register = ({ payload }: { readonly payload: typeof RegisterPayload.Type }) =>
   Effect.gen(function* () {
-    yield* (yield* BruteForce).attempt("register", yield* clientIp, payload.email)
+    const email = normalizeEmail(payload.email)
+    yield* (yield* BruteForce).attempt("register", yield* clientIp, email)
     const users = yield* UsersRepo
     const audit = yield* AuditLog
     const id = UserId.make(makeId("usr"))
     const passwordHash = yield* Passwords.hash(Redacted.make(payload.password))
     const ctx = yield* httpContext({ _tag: "user", userId: id })
     const user = yield* audit
-      .audited(users.insert({ id, email: payload.email, name: payload.name, passwordHash }), (u) => ({
+      .audited(users.insert({ id, email, name: payload.name, passwordHash }), (u) => ({
         action: "user.register",
         target: { type: "user", id: u.id },
         changes: { email: u.email, name: u.name }
       }))
       .pipe(
-        RequestContext.withContext(ctx),
-        Effect.catchTag("Sql/DuplicateKey", () => new Conflict({ message: "this email is already registered" }))
+        Effect.catchTag("Sql/DuplicateKey", () =>
+          audit
+            .record({ action: "user.register_existing", target: { type: "user", id: null }, changes: { email } })
+            .pipe(Effect.as({ id, email, name: payload.name }))
+        ),
+        RequestContext.withContext(ctx)
       )
     return { id: user.id, email: user.email, name: user.name }
   }).pipe(Effect.withSpan("Tenancy.register"))

@@ -14,9 +14,8 @@ import { ApiKeysRepo, type ApiKey } from "../Sql/ApiKeysRepo.js"
 import { MembersRepo, type Member } from "../Sql/MembersRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
 import { ProjectsRepo, type Project } from "../Sql/ProjectsRepo.js"
-import { UsersRepo } from "../Sql/UsersRepo.js"
 import { ApiKeyCache } from "./ApiKeyCache.js"
-import type { AddMemberPayload, CreateKeyPayload, CreateProjectPayload } from "./TenancySchemas.js"
+import type { CreateKeyPayload, CreateProjectPayload } from "./TenancySchemas.js"
 import { mintApiKey } from "./Tokens.js"
 import { type ListQuery, pageOf, pageRequest } from "./ListPage.js"
 
@@ -83,26 +82,6 @@ export const listMembers = ({ path, urlParams }: OrgPath & Listing) =>
       const request = yield* pageRequest(urlParams)
       const page = pageOf(yield* (yield* MembersRepo).listPage(request), request, (m) => m.userId)
       return { members: page.items.map(memberView), nextCursor: page.nextCursor }
-    })
-  )
-
-export const addMember = ({ path, payload }: OrgPath & { readonly payload: typeof AddMemberPayload.Type }) =>
-  OrgAccess.run(path.org, "admin", (access) =>
-    Effect.gen(function* () {
-      if (payload.role === "owner" && access.role !== "owner") {
-        return yield* new Conflict({ message: "only an owner can add an owner" })
-      }
-      const user = yield* (yield* UsersRepo).findByEmail(payload.email)
-      if (Option.isNone(user)) return yield* new NotFound({ message: "no user with this email" })
-      const members = yield* MembersRepo
-      const member = yield* (yield* AuditLog)
-        .audited(members.add({ userId: user.value.id, role: payload.role }), (m) => ({
-          action: "member.add",
-          target: { type: "user", id: m.userId },
-          changes: { role: m.role }
-        }))
-        .pipe(Effect.catchTag("Sql/DuplicateKey", () => new Conflict({ message: "already a member" })))
-      return memberView(member)
     })
   )
 

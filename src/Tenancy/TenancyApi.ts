@@ -1,6 +1,7 @@
 /**
- * The tenancy routes (API.md): `auth` (register, login: no credentials), `account` (logout, me, the user's
- * organizations: session) and `orgs` (one organization's members, projects and API keys: session, via OrgAccess).
+ * The tenancy routes: `auth` (register, login: no credentials), `account` (logout, me, the user's organizations,
+ * accepting an invitation: session) and `orgs` (one organization's members, invitations, projects and API keys:
+ * session, via OrgAccess).
  * Authentication is attached in src/Http/Api.ts, not here.
  */
 import { LimitReached } from "../Limits/Quotas.js"
@@ -21,7 +22,6 @@ export class AuthApi extends HttpApiGroup.make("auth")
     HttpApiEndpoint.post("register", "/api/v1/auth/register")
       .setPayload(S.RegisterPayload)
       .addSuccess(S.UserView, created)
-      .addError(Conflict)
       .addError(TooManyRequests)
   )
   .add(
@@ -50,6 +50,14 @@ export class AccountApi extends HttpApiGroup.make("account")
       .setUrlParams(ListQuery)
       .addSuccess(Schema.Struct({ organizations: Schema.Array(S.OrgView), nextCursor: NextCursor }))
       .addError(BadRequest)
+  )
+  .add(
+    // whoever holds the token joins with the invited role: the organization joined
+    HttpApiEndpoint.post("acceptInvitation", "/api/v1/invitations/accept")
+      .setPayload(S.AcceptInvitationPayload)
+      .addSuccess(S.OrgView)
+      .addError(NotFound)
+      .addError(Conflict)
   ) {}
 
 export class OrgsApi extends HttpApiGroup.make("orgs")
@@ -62,11 +70,22 @@ export class OrgsApi extends HttpApiGroup.make("orgs")
       .addError(BadRequest)
   )
   .add(
-    HttpApiEndpoint.post("addMember", "/api/v1/orgs/:org/members")
+    HttpApiEndpoint.get("listInvitations", "/api/v1/orgs/:org/invitations")
       .setPath(OrgPath)
-      .setPayload(S.AddMemberPayload)
-      .addSuccess(S.MemberView, created)
-      .addError(Conflict)
+      .setUrlParams(ListQuery)
+      .addSuccess(Schema.Struct({ invitations: Schema.Array(S.InvitationView), nextCursor: NextCursor }))
+      .addError(BadRequest)
+  )
+  .add(
+    HttpApiEndpoint.post("createInvitation", "/api/v1/orgs/:org/invitations")
+      .setPath(OrgPath)
+      .setPayload(S.CreateInvitationPayload)
+      .addSuccess(S.CreatedInvitation, created)
+  )
+  .add(
+    HttpApiEndpoint.del("revokeInvitation", "/api/v1/orgs/:org/invitations/:invitationId")
+      .setPath(Schema.Struct({ org: Schema.String, invitationId: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
   )
   .add(
     HttpApiEndpoint.del("removeMember", "/api/v1/orgs/:org/members/:userId")

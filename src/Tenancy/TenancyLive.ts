@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { ApiKeysRepo } from "../Sql/ApiKeysRepo.js"
+import { InvitationsRepo } from "../Sql/InvitationsRepo.js"
 import { MembersRepo } from "../Sql/MembersRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
 import { ProjectsRepo } from "../Sql/ProjectsRepo.js"
@@ -15,7 +16,9 @@ import { ApiKeyCache } from "./ApiKeyCache.js"
 import { BruteForce } from "./BruteForce.js"
 import { CredentialsLive } from "./CredentialsLive.js"
 import { TenancyConfig } from "./TenancyConfig.js"
+import { InvitationMailer } from "./InvitationMailer.js"
 
+/** The repositories, the audit log and the invitation mailer: what the handlers read. */
 export const TenancyReposLive = Layer.mergeAll(
   UsersRepo.Default,
   SessionsRepo.Default,
@@ -23,7 +26,9 @@ export const TenancyReposLive = Layer.mergeAll(
   MembersRepo.Default,
   ProjectsRepo.Default,
   ApiKeysRepo.Default,
+  InvitationsRepo.Default,
   AuditLog.Default,
+  InvitationMailer.Default,
   TenancyConfig.Default
 )
 

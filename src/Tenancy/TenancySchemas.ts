@@ -36,7 +36,12 @@ export const slugFromName = (name: string, suffix?: string): string => {
     .replace(/-+$/, "")
   return `${base.length >= 2 ? base : `org${base.length > 0 ? `-${base}` : ""}`}${tail}`
 }
-export const AddMemberPayload = Schema.Struct({ email: Email, role: Role }).annotations(strict)
+/** Whoever holds the token joins with `role`; only an owner may invite an owner. */
+export const CreateInvitationPayload = Schema.Struct({ email: Email, role: Role }).annotations(strict)
+/** `tli_` and 43 base64url characters; anything else (of bounded size) is answered 404 without a query. */
+export const AcceptInvitationPayload = Schema.Struct({
+  token: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
+}).annotations(strict)
 export const CreateProjectPayload = Schema.Struct({ name: Name }).annotations(strict)
 export const CreateKeyPayload = Schema.Struct({ name: Name, type: KeyType }).annotations(strict)
 
@@ -55,6 +60,19 @@ export const MemberView = Schema.Struct({
   name: Schema.String,
   role: Role,
   createdAt: Schema.String
+})
+export const InvitationView = Schema.Struct({
+  id: Schema.String,
+  email: Schema.String,
+  role: Role,
+  createdAt: Schema.String,
+  expiresAt: Schema.String
+})
+/** The creation reply: the only time the token (and the link carrying it) is shown. */
+export const CreatedInvitation = Schema.Struct({
+  ...InvitationView.fields,
+  token: Schema.String,
+  acceptUrl: Schema.String
 })
 export const ProjectView = Schema.Struct({ id: Schema.String, name: Schema.String, createdAt: Schema.String })
 export const KeyView = Schema.Struct({

@@ -1,6 +1,7 @@
 /**
- * Secrets handed to clients: API keys (`tl_` + 32 random bytes, base64url) and session tokens (32 random bytes,
- * base64url). Only their SHA-256 (hex) is stored; a key also keeps a short display prefix.
+ * Secrets handed to clients: API keys (`tl_` + 32 random bytes, base64url), session tokens (32 random bytes,
+ * base64url) and invitation tokens (`tli_` + 32 random bytes). Only their SHA-256 (hex) is stored; a key also keeps
+ * a short display prefix.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { Redacted } from "effect"
@@ -33,3 +34,13 @@ export const mintSessionToken = (): MintedSession => {
   const token = randomBytes(32).toString("base64url")
   return { token: Redacted.make(token), hash: sha256Hex(token) }
 }
+
+export const INVITATION_TOKEN_PREFIX = "tli_"
+
+/** An invitation token: `tli_` + 32 random bytes (base64url); stored only as its SHA-256. */
+export const mintInvitationToken = (): MintedSession => {
+  const token = `${INVITATION_TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`
+  return { token: Redacted.make(token), hash: sha256Hex(token) }
+}
+
+export const isWellFormedInvitationToken = (token: string): boolean => /^tli_[A-Za-z0-9_-]{43}$/.test(token)

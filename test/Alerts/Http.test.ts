@@ -38,13 +38,14 @@ const setup = Effect.gen(function* () {
   const member = yield* user("member")
   const slug = `alerts-${unique()}`
   const org = ok(yield* req("POST", "/api/v1/orgs", { token: owner.token, body: { slug, name: "Alerts" } }), 201)
-  ok(
-    yield* req("POST", `/api/v1/orgs/${slug}/members`, {
+  const invitation = ok(
+    yield* req("POST", `/api/v1/orgs/${slug}/invitations`, {
       token: owner.token,
       body: { email: member.email, role: "member" }
     }),
     201
   )
+  ok(yield* req("POST", "/api/v1/invitations/accept", { token: member.token, body: { token: invitation.token } }))
   return { owner, member, slug, orgId: org.id as OrganizationId }
 })
 

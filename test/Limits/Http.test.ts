@@ -11,6 +11,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { type OrganizationId, RequestContext } from "../../src/RequestContext.js"
 import { Tenant } from "../../src/Sql/Tenant.js"
+import { UsersRepo } from "../../src/Sql/UsersRepo.js"
 import { baseUrl, call, type Reply } from "../Http/support/TestServer.js"
 import { appServer } from "../support/AppServer.js"
 
@@ -19,7 +20,6 @@ const ADMIN_EMAIL = `root-${unique()}@platform.example.com`
 const ORG_PER_MINUTE = 40
 
 const serverLayer = appServer("limits-http", {
-  THREADLINE_ADMIN_EMAILS: `someone@example.com, ${ADMIN_EMAIL.toUpperCase()}`,
   THREADLINE_RATE_LIMIT_ORG_PER_MINUTE: String(ORG_PER_MINUTE)
 })
 
@@ -144,7 +144,11 @@ layer(serverLayer, { timeout: "120 seconds" })("limits over HTTP", (it) => {
       expect((doc.usage as { ingestBytesThisMonth: number }).ingestBytesThisMonth).toBeGreaterThan(7 * 10)
 
       const member = yield* user("doc-member")
-      ok(yield* req("POST", `/api/v1/orgs/${t.slug}/members`, t.owner, { email: member.email, role: "member" }), 201)
+      const invitation = ok(
+        yield* req("POST", `/api/v1/orgs/${t.slug}/invitations`, t.owner, { email: member.email, role: "member" }),
+        201
+      )
+      ok(yield* req("POST", "/api/v1/invitations/accept", member, { token: invitation.token }))
       expect((yield* limitsOf(t.slug, member)).status).toBe(403)
       const stranger = yield* user("doc-stranger")
       expect((yield* limitsOf(t.slug, stranger)).status).toBe(404)
@@ -163,6 +167,8 @@ layer(serverLayer, { timeout: "120 seconds" })("limits over HTTP", (it) => {
     Effect.gen(function* () {
       const t = yield* tenant("admin")
       const admin = yield* user("root", ADMIN_EMAIL)
+      // the operator's flag (what `threadline admin grant` sets; the CLI itself: test/Tenancy/Admin.test.ts)
+      yield* Effect.flatMap(UsersRepo, (users) => users.setPlatformAdmin(ADMIN_EMAIL, true))
       const requestId = `admin-put-${unique()}`
       const put = yield* req(
         "PUT",
@@ -204,7 +210,7 @@ layer(serverLayer, { timeout: "120 seconds" })("limits over HTTP", (it) => {
     Effect.gen(function* () {
       const t = yield* tenant("keys")
       const admin = yield* user("root", ADMIN_EMAIL.replace("root-", "root2-"))
-      // not an administrator (another email): refused
+      // not an administrator (no flag): refused
       expect((yield* req("PUT", `/api/v1/orgs/${t.slug}/limits`, admin, { quotas: { apiKeys: 2 } })).status).toBe(403)
       const root = yield* req(
         "POST",

@@ -103,8 +103,24 @@ layer(server.layer, { timeout: 120_000 })("tenancy lists and conventions", (it) 
 
       const others = [yield* user("m1"), yield* user("m2")]
       for (const o of others) {
-        ok(yield* req("POST", `${org}/members`, { token: owner.token, body: { email: o.email, role: "member" } }), 201)
+        const inv = ok(
+          yield* req("POST", `${org}/invitations`, { token: owner.token, body: { email: o.email, role: "member" } }),
+          201
+        )
+        ok(yield* req("POST", "/api/v1/invitations/accept", { token: o.token, body: { token: inv.token } }))
       }
+      // pending invitations page the same way
+      const pending: Array<string> = []
+      for (let i = 0; i < 3; i++) {
+        const inv = yield* req("POST", `${org}/invitations`, {
+          token: owner.token,
+          body: { email: `p${i}@example.com`, role: "member" }
+        })
+        pending.push(ok(inv, 201).id as string)
+      }
+      const invitationPages = yield* allPages(`${org}/invitations`, "invitations", owner.token, 2)
+      expect(invitationPages.map((p) => p.length)).toEqual([2, 1])
+      expect(invitationPages.flat().map((p) => p.id)).toEqual(pending)
       const memberPages = yield* allPages(`${org}/members`, "members", owner.token, 1)
       expect(memberPages.map((p) => p.length)).toEqual([1, 1, 1])
       expect(new Set(memberPages.flat().map((m) => m.userId)).size).toBe(3)
@@ -119,7 +135,7 @@ layer(server.layer, { timeout: 120_000 })("tenancy lists and conventions", (it) 
       expect(keyPages.flat().map((k) => k.id)).toEqual(keyIds)
 
       // a cursor the API did not return, and a limit out of range, are 400 with the error body
-      for (const path of ["/api/v1/orgs", `${org}/members`, `${org}/projects`, keysPath]) {
+      for (const path of ["/api/v1/orgs", `${org}/members`, `${org}/invitations`, `${org}/projects`, keysPath]) {
         const bad = yield* req("GET", `${path}?cursor=not-a-cursor`, { token: owner.token })
         expect(bad.status).toBe(400)
         expect(bad.json).toMatchObject({ error: true, code: 400 })

@@ -17,6 +17,7 @@ import { QueueRedis } from "../../src/Queue/Redis.js"
 import { RequestContext } from "../../src/RequestContext.js"
 import * as Account from "../../src/Tenancy/AccountHttp.js"
 import * as Auth from "../../src/Tenancy/AuthHttp.js"
+import * as Invitations from "../../src/Tenancy/InvitationsHttp.js"
 import * as Orgs from "../../src/Tenancy/OrgsHttp.js"
 import { AccountApi, AuthApi, OrgsApi } from "../../src/Tenancy/TenancyApi.js"
 import { TenancyLive } from "../../src/Tenancy/TenancyLive.js"
@@ -65,12 +66,15 @@ const AccountLive = HttpApiBuilder.group(TenancyTestApi, "account", (h) =>
     .handle("me", Account.me)
     .handle("createOrg", Account.createOrg)
     .handle("listOrgs", Account.listOrgs)
+    .handle("acceptInvitation", Invitations.acceptInvitation)
 )
 const OrgsLive = HttpApiBuilder.group(TenancyTestApi, "orgs", (h) =>
   h
     .handle("getOrg", Orgs.getOrg)
     .handle("listMembers", Orgs.listMembers)
-    .handle("addMember", Orgs.addMember)
+    .handle("listInvitations", Invitations.listInvitations)
+    .handle("createInvitation", Invitations.createInvitation)
+    .handle("revokeInvitation", Invitations.revokeInvitation)
     .handle("removeMember", Orgs.removeMember)
     .handle("listProjects", Orgs.listProjects)
     .handle("createProject", Orgs.createProject)

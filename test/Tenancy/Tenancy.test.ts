@@ -109,18 +109,22 @@ layer(server.layer, { timeout: 120_000 })("tenancy", (it) => {
     })
   )
 
-  it.effect("validation 400 with paths; duplicate email and slug 409; wrong password 401", () =>
+  it.effect("validation 400 with paths; a taken email changes nothing; duplicate slug 409; wrong password 401", () =>
     Effect.gen(function* () {
       const bad = yield* req("POST", "/api/v1/auth/register", { body: { email: "nope", password: "short", name: "" } })
       expect(bad.status).toBe(400)
       expect(JSON.stringify(bad.json.details)).toContain("email")
       expect(JSON.stringify(bad.json.details)).toContain("password")
       const bob = yield* user("bob")
+      // the same answer as a new registration (tests/Tenancy/Registration.test.ts), and bob's account is untouched
       const dup = yield* req("POST", "/api/v1/auth/register", {
-        body: { email: bob.email.toUpperCase(), password: PASSWORD, name: "x" }
+        body: { email: bob.email.toUpperCase(), password: "another password", name: "x" }
       })
-      expect(dup.status).toBe(409)
-      expect(dup.json).toMatchObject({ error: true, code: 409, name: "Conflict" })
+      expect(dup.status).toBe(201)
+      expect(dup.json.id).not.toBe(bob.id)
+      expect(
+        (yield* req("POST", "/api/v1/auth/login", { body: { email: bob.email, password: "another password" } })).status
+      ).toBe(401)
       const wrong = yield* req("POST", "/api/v1/auth/login", { body: { email: bob.email, password: "wrong password" } })
       expect(wrong.status).toBe(401)
       const nobody = yield* req("POST", "/api/v1/auth/login", {
@@ -255,28 +259,43 @@ layer(server.layer, { timeout: 120_000 })("tenancy", (it) => {
             }),
             201
           )
-          return { org: org.id as string, project: prj.id as string, key: key.id as string }
+          const inv = ok(
+            yield* req("POST", `${base}/invitations`, {
+              token: owner.token,
+              body: { email: "x@example.com", role: "member" }
+            }),
+            201
+          )
+          return {
+            org: org.id as string,
+            project: prj.id as string,
+            key: key.id as string,
+            invitation: inv.id as string
+          }
         })
       const A = yield* setup(a, "org-a")
       const B = yield* setup(b, "org-b")
-      ok(
-        yield* req("POST", `/api/v1/orgs/${A.org}/members`, {
+      const invited = ok(
+        yield* req("POST", `/api/v1/orgs/${A.org}/invitations`, {
           token: a.token,
           body: { email: m.email, role: "member" }
         }),
         201
       )
+      ok(yield* req("POST", "/api/v1/invitations/accept", { token: m.token, body: { token: invited.token } }))
 
       type Route = { method: string; path: (o: typeof A) => string; body?: unknown; admin: boolean }
       const routes: ReadonlyArray<Route> = [
         { method: "GET", path: (o) => `/api/v1/orgs/${o.org}`, admin: false },
         { method: "GET", path: (o) => `/api/v1/orgs/${o.org}/members`, admin: false },
+        { method: "GET", path: (o) => `/api/v1/orgs/${o.org}/invitations`, admin: true },
         {
           method: "POST",
-          path: (o) => `/api/v1/orgs/${o.org}/members`,
+          path: (o) => `/api/v1/orgs/${o.org}/invitations`,
           body: { email: b.email, role: "member" },
           admin: true
         },
+        { method: "DELETE", path: (o) => `/api/v1/orgs/${o.org}/invitations/${o.invitation}`, admin: true },
         { method: "DELETE", path: (o) => `/api/v1/orgs/${o.org}/members/${a.id}`, admin: true },
         { method: "GET", path: (o) => `/api/v1/orgs/${o.org}/projects`, admin: false },
         { method: "POST", path: (o) => `/api/v1/orgs/${o.org}/projects`, body: { name: "x" }, admin: true },
@@ -298,7 +317,9 @@ layer(server.layer, { timeout: 120_000 })("tenancy", (it) => {
         expect({ route: route.path(B), status: cross.status }).toEqual({ route: route.path(B), status: 404 })
         expect(cross.json).toMatchObject({ error: true, code: 404, name: "NotFound" })
         const mixed = yield* req(route.method, route.path({ ...B, org: A.org }), { token: a.token, ...options })
-        if (route.path(B).includes("/projects/")) expect(mixed.status).toBe(404)
+        if (route.path(B).includes("/projects/") || route.path(B).includes("/invitations/")) {
+          expect(mixed.status).toBe(404)
+        }
         // A `member` of A: reads pass, changes are 403.
         const asMember = yield* req(route.method, route.path(A), { token: m.token, ...options })
         expect({ route: route.method + " " + route.path(A), status: asMember.status }).toEqual({
@@ -311,6 +332,8 @@ layer(server.layer, { timeout: 120_000 })("tenancy", (it) => {
       expect(keysB.keys).toMatchObject([{ id: B.key, revokedAt: null }])
       const membersB = ok(yield* req("GET", `/api/v1/orgs/${B.org}/members`, { token: b.token }))
       expect((membersB.members as Array<{ userId: string }>).map((x) => x.userId)).toEqual([b.id])
+      const invitationsB = ok(yield* req("GET", `/api/v1/orgs/${B.org}/invitations`, { token: b.token }))
+      expect((invitationsB.invitations as Array<{ id: string }>).map((x) => x.id)).toEqual([B.invitation])
     })
   )
 })
