@@ -88,6 +88,22 @@ export const listOrgs = ({ urlParams }: { readonly urlParams: ListQuery }) =>
     return { organizations: page.items.map(orgView), nextCursor: page.nextCursor }
   })
 
+/**
+ * Fails with 429 when the user already belongs to the configured number of organizations. Run it inside the
+ * transaction that adds the user (creating an organization, accepting an invitation): it takes the user's lock.
+ */
+export const roomForOneMoreOrganization = (userId: UserId) =>
+  Effect.gen(function* () {
+    const { maxOrganizationsPerUser } = yield* TenancyConfig
+    const n = yield* (yield* OrganizationsRepo).countForUser(userId, { lock: true })
+    if (n >= maxOrganizationsPerUser) {
+      return yield* new TooManyRequests({
+        message: `a user belongs to at most ${maxOrganizationsPerUser} organizations; leave one first`,
+        retryAfterSeconds: COUNT_QUOTA_RETRY_AFTER_SECONDS
+      })
+    }
+  })
+
 export const createOrg = ({ payload }: { readonly payload: typeof CreateOrgPayload.Type }) =>
   Effect.gen(function* () {
     const s = yield* session
@@ -96,18 +112,7 @@ export const createOrg = ({ payload }: { readonly payload: typeof CreateOrgPaylo
     const id = OrganizationId.make(makeId("org"))
     const ctx = yield* httpContext({ _tag: "user", userId: s.userId }, id)
     const audit = yield* AuditLog
-    const { maxOrganizationsPerUser } = yield* TenancyConfig
-    // in the inserting transaction, under the user's lock (OrganizationsRepo.countForUser)
-    const withinLimit = Effect.flatMap(orgs.countForUser(s.userId, { lock: true }), (n) =>
-      n >= maxOrganizationsPerUser
-        ? Effect.fail(
-            new TooManyRequests({
-              message: `a user belongs to at most ${maxOrganizationsPerUser} organizations; leave one first`,
-              retryAfterSeconds: COUNT_QUOTA_RETRY_AFTER_SECONDS
-            })
-          )
-        : Effect.void
-    )
+    const withinLimit = roomForOneMoreOrganization(s.userId)
     const insert = (slug: string) =>
       audit
         .audited(

@@ -14,6 +14,7 @@ import { makeId, RequestContext } from "../RequestContext.js"
 import { type Invitation, InvitationsRepo } from "../Sql/InvitationsRepo.js"
 import { MembersRepo } from "../Sql/MembersRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
+import { roomForOneMoreOrganization } from "./AccountHttp.js"
 import { httpContext } from "./HttpContext.js"
 import { InvitationMailer } from "./InvitationMailer.js"
 import { type ListQuery, pageOf, pageRequest } from "./ListPage.js"
@@ -139,6 +140,7 @@ export const acceptInvitation = ({ payload }: { readonly payload: typeof AcceptI
           if (i.acceptedAt !== null) return yield* new Conflict({ message: "this invitation has already been used" })
           if (i.revokedAt !== null) return yield* new Conflict({ message: "this invitation was revoked" })
           if (i.expired) return yield* new Conflict({ message: "this invitation has expired" })
+          yield* roomForOneMoreOrganization(userId)
           yield* members
             .add({ userId, role: i.role })
             .pipe(

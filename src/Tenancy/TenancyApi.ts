@@ -58,6 +58,7 @@ export class AccountApi extends HttpApiGroup.make("account")
       .addSuccess(S.OrgView)
       .addError(NotFound)
       .addError(Conflict)
+      .addError(TooManyRequests)
   ) {}
 
 export class OrgsApi extends HttpApiGroup.make("orgs")

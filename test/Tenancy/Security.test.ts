@@ -151,6 +151,46 @@ layer(server.layer, { timeout: 120_000 })("account security", (it) => {
         expect((yield* create("again")).status).toBe(201)
       })
   )
+  it.effect(
+    "organizations: accepting an invitation counts too; at the limit it is 429 and the token stays usable",
+    () =>
+      Effect.gen(function* () {
+        yield* resetBruteForce
+        const host = yield* user("inviter")
+        const guest = yield* user("full-guest")
+        const org = yield* req("POST", "/api/v1/orgs", { token: host.token, body: { name: "guest-house" } })
+        const invite = yield* req("POST", `/api/v1/orgs/${org.json.id as string}/invitations`, {
+          token: host.token,
+          body: { email: "someone@example.com", role: "member" }
+        })
+        expect(invite.status).toBe(201)
+        for (const name of ["g1", "g2", "g3"]) {
+          expect((yield* req("POST", "/api/v1/orgs", { token: guest.token, body: { name } })).status).toBe(201)
+        }
+        const accept = () =>
+          req("POST", "/api/v1/invitations/accept", { token: guest.token, body: { token: invite.json.token } })
+        const refused = yield* accept()
+        expect(refused.status).toBe(429)
+        expect(refused.json).toMatchObject({ error: true, code: 429, name: "TooManyRequests" })
+        expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0)
+        const members = yield* asOwner((c) =>
+          c.query(`SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [
+            org.json.id,
+            guest.id
+          ])
+        )
+        expect(members.rowCount).toBe(0)
+        // leaving one organization makes room; the same token still works
+        yield* asOwner((c) =>
+          c.query(
+            `DELETE FROM organization_members WHERE user_id = $1 AND organization_id = (
+           SELECT organization_id FROM organization_members WHERE user_id = $1 LIMIT 1)`,
+            [guest.id]
+          )
+        )
+        expect((yield* accept()).status).toBe(200)
+      })
+  )
   it.effect("sessions: logout-all revokes every session of the user, clears the cookie, keeps API keys", () =>
     Effect.gen(function* () {
       yield* resetBruteForce
