@@ -50,7 +50,7 @@ import {
 } from "effect"
 import * as AccessLog from "./AccessLog.js"
 import type { Dispatch, Matched } from "./ApiRoutes.js"
-import { recover } from "./ErrorPipeline.js"
+import { logFailure, recover } from "./ErrorPipeline.js"
 import { errorJson } from "./Errors.js"
 import { NodeRequest } from "./NodeRequest.js"
 import { makeWriter } from "./NodeResponse.js"
@@ -137,7 +137,7 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, server
             : Effect.flatMap(Respondable.toResponse(out as Respondable.Respondable), (r) => answer(request, state, r))
         ),
         Effect.catchAllCause((cause) =>
-          Effect.flatMap(recover(cause, state.requestId, exposeStack), (response) =>
+          Effect.flatMap(recover(cause, state.requestId, exposeStack, state.context), (response) =>
             writer.respond(request.source, request.response, state, response)
           )
         )
@@ -221,7 +221,8 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, server
         if (abandoned) return writer.abandoned(req, state)
         writer.error(req, res, state, 500, "InternalServerError", "Internal Server Error")
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-          Runtime.runFork(runtime, Effect.logError("request fiber failed", exit.cause))
+          const line = logFailure("request fiber failed", {}, exit.cause, state.requestId, state.context)
+          Runtime.runFork(runtime, line)
         }
       })
     }

@@ -6,8 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cookies, type HttpServerResponse } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Cause, Effect, Stream } from "effect"
 import * as AccessLog from "./AccessLog.js"
+import { logFailure } from "./ErrorPipeline.js"
 import { errorJson } from "./Errors.js"
 import type { RequestStateData } from "./RequestState.js"
 import type { Security } from "./Security.js"
@@ -215,7 +216,7 @@ export const makeWriter = (
         break
     }
     error(req, res, state, 500, "InternalServerError", "Internal Server Error")
-    return Effect.logError("unsupported response body", { body: body._tag })
+    return logFailure("unsupported response body", { body: body._tag }, Cause.empty, state.requestId, state.context)
   }
 
   const abandoned: Writer["abandoned"] = (req, state) => log(req, state, 499)
