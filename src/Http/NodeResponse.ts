@@ -91,8 +91,17 @@ export const discardRest = (req: IncomingMessage, res: ServerResponse, limits: D
   req.resume()
 }
 
-/** Whether the request's body is still arriving (the answer comes before it was read whole). */
-const bodyPending = (req: IncomingMessage) => !req.complete && !req.readableEnded && !req.destroyed
+/**
+ * Whether the request has a body still arriving (the answer comes before it was read whole). A request without a
+ * body is not `complete` yet while its `request` event runs (answers given synchronously: preflight, 415), hence
+ * the header check first: those keep their keep-alive connection.
+ */
+const bodyPending = (req: IncomingMessage) =>
+  (req.headers["transfer-encoding"] !== undefined ||
+    (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")) &&
+  !req.complete &&
+  !req.readableEnded &&
+  !req.destroyed
 
 export const makeWriter = (
   security: Security,

@@ -4,6 +4,7 @@
  * limit reads the 413 (by Content-Length or while streaming) instead of failing on a socket closed mid-upload.
  */
 import { execFile } from "node:child_process"
+import { request } from "node:http"
 import { connect } from "node:net"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -167,7 +168,27 @@ const bounded = testServer({
   config: { THREADLINE_DISCARD_MAX_BYTES: String(MiB), THREADLINE_DISCARD_MAX_MS: "500" }
 })
 
+/** The `Connection` header of an answer to a request without a body, read with node's client. */
+const connectionOf = (port: number, method: string, path: string, headers: Record<string, string>) =>
+  new Promise<string | undefined>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers }, (res) => {
+      res.resume()
+      resolve(res.headers.connection)
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
 layer(bounded.layer, { timeout: 60_000 })("the discarded rest of a refused body is bounded", (it) => {
+  it.effect("answers to requests without a body keep their connection (preflight, answered synchronously)", () =>
+    Effect.gen(function* () {
+      const port = Number(new URL(yield* baseUrl).port)
+      const preflight = { origin: "https://app.example.com", "access-control-request-method": "POST" }
+      expect(yield* Effect.promise(() => connectionOf(port, "OPTIONS", "/probe/echo", preflight))).toBe("keep-alive")
+      expect(yield* Effect.promise(() => connectionOf(port, "GET", "/health", {}))).toBe("keep-alive")
+    })
+  )
+
   it.effect("in bytes: the server stops reading past THREADLINE_DISCARD_MAX_BYTES and closes", () =>
     Effect.gen(function* () {
       const port = Number(new URL(yield* baseUrl).port)
