@@ -58,6 +58,9 @@ const serveRaw = (withHeaders: boolean) => {
           corsOrigins: [],
           hstsMaxAgeSeconds: Option.none(),
           maxBodyBytes: 0,
+          maxJsonBodyBytes: 0,
+          discardMaxBytes: 0,
+          discardMaxMs: 0,
           requestTimeoutMs: 0,
           exposeStack: false
         }).baseHeaders
@@ -77,6 +80,9 @@ const benchSecurity = {
   corsOrigins: [],
   hstsMaxAgeSeconds: Option.none(),
   maxBodyBytes: 10 * 1024 * 1024,
+  maxJsonBodyBytes: 16 * 1024,
+  discardMaxBytes: 64 * 1024 * 1024,
+  discardMaxMs: 5_000,
   requestTimeoutMs: 30_000,
   exposeStack: false
 }
@@ -95,7 +101,7 @@ const serveWiring = (withFiber: boolean) => {
   const body = JSON.stringify({ status: "ok" })
   if (!withFiber) {
     const security = makeSecurity(benchSecurity)
-    const writer = makeWriter(security, accessLog)
+    const writer = makeWriter(security, accessLog, { maxBytes: 64 * 1024 * 1024, maxMs: 5_000 })
     const server = createServer((req, res) => {
       const state = new RequestStateData(
         RequestId.fromHeader(req.headers["x-request-id"]),

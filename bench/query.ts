@@ -12,6 +12,7 @@ import { LogsConfig } from "../src/Logs/LogsConfig.js"
 import { ProjectScope } from "../src/Logs/ProjectScope.js"
 import { LogsQuery, type SearchParams } from "../src/Logs/Query.js"
 import { Quota } from "../src/Logs/Quota.js"
+import { RequestLimiter } from "../src/Http/RequestLimiter.js"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
 import { clientLayer, ReadSql } from "../src/Sql/Client.js"
 import { copyRows, freshDatabase, makeRow, orgOf, percentile, withIndexesDropped } from "./logs-support.js"
@@ -80,7 +81,7 @@ const run = async () => {
   }
   const Services = LogsQuery.Default.pipe(
     Layer.provide(ProjectScope.Default),
-    Layer.provide(Layer.mergeAll(Quota.Default, LogsConfig.Default)),
+    Layer.provide(Layer.mergeAll(Quota.allowAll, RequestLimiter.allowAll, LogsConfig.Default)),
     // as the app role, like the server: every search runs in a Tenant.read transaction under RLS
     Layer.provide(
       ReadSql.fromPrimary.pipe(

@@ -37,7 +37,9 @@ export const RuleView = Schema.Struct({
   windowMinutes: Schema.Int,
   cooldownMinutes: Schema.Int,
   enabled: Schema.Boolean,
-  webhookUrl: Schema.String,
+  webhookUrl: Schema.String.annotations({
+    description: "the whole URL for owners and admins; members see only `scheme://host[:port]/`"
+  }),
   lastTriggeredAt: NullableIso,
   createdAt: Iso,
   updatedAt: Iso

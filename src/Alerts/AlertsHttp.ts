@@ -1,8 +1,10 @@
 /**
  * Handlers of the `alerts` group. Every route goes through OrgAccess and runs under the organization's context;
- * reads need `member`, rule changes and the delivery log `admin`. Malformed rule ids are 404 like unknown ones.
+ * reads need `member` (who sees webhook URLs without path and query), rule changes and the delivery log `admin`.
+ * Malformed rule ids are 404 like unknown ones.
  */
 import { Effect, Option, Redacted, Schema } from "effect"
+import type { Role } from "../Http/Credentials.js"
 import { BadRequest, Conflict, NotFound } from "../Http/Errors.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
 import { type AlertRule, RuleId } from "./AlertRule.js"
@@ -17,7 +19,22 @@ type Paged = OrgPath & { readonly urlParams: typeof PageQuery.Type }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
 
-export const ruleView = (r: AlertRule) => ({
+/**
+ * What a caller of `role` sees of a webhook URL: admins and owners the whole URL, members only
+ * `scheme://host[:port]/` — the path, query, credentials and fragment of a webhook URL often are its secret
+ * (`https://hooks.example.com/services/T0/B0/XXXX`, `?token=…`).
+ */
+export const webhookUrlFor = (role: Role, url: string): string => {
+  if (role !== "member") return url
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}/`
+  } catch {
+    return ""
+  }
+}
+
+export const ruleView = (r: AlertRule, role: Role) => ({
   id: r.id,
   organizationId: r.organizationId,
   projectId: r.projectId,
@@ -29,7 +46,7 @@ export const ruleView = (r: AlertRule) => ({
   windowMinutes: r.windowMinutes,
   cooldownMinutes: r.cooldownMinutes,
   enabled: r.enabled,
-  webhookUrl: r.webhookUrl,
+  webhookUrl: webhookUrlFor(role, r.webhookUrl),
   lastTriggeredAt: iso(r.lastTriggeredAt),
   createdAt: r.createdAt.toISOString(),
   updatedAt: r.updatedAt.toISOString()
@@ -84,31 +101,37 @@ const ruleErrors = <A, E extends { readonly _tag: string; readonly message: stri
 const badCursor = (e: { readonly message: string }) => Effect.fail(new BadRequest({ message: e.message }))
 
 export const listRules = ({ path, urlParams }: Paged) =>
-  OrgAccess.run(path.org, "member", () =>
+  OrgAccess.run(path.org, "member", (access) =>
     Effect.flatMap(Rules, (r) => r.list(urlParams)).pipe(
-      Effect.map((page) => ({ rules: page.items.map(ruleView), nextCursor: page.nextCursor })),
+      Effect.map((page) => ({
+        rules: page.items.map((rule) => ruleView(rule, access.role)),
+        nextCursor: page.nextCursor
+      })),
       Effect.catchTag("Alerts/InvalidEventsCursor", badCursor)
     )
   )
 
 export const createRule = ({ path, payload }: OrgPath & { readonly payload: typeof RulePayload.Type }) =>
-  OrgAccess.run(path.org, "admin", () =>
+  OrgAccess.run(path.org, "admin", (access) =>
     ruleErrors(Effect.flatMap(Rules, (r) => r.create(payload))).pipe(
-      Effect.map(({ rule, webhookSecret }) => ({ ...ruleView(rule), webhookSecret: Redacted.value(webhookSecret) }))
+      Effect.map(({ rule, webhookSecret }) => ({
+        ...ruleView(rule, access.role),
+        webhookSecret: Redacted.value(webhookSecret)
+      }))
     )
   )
 
 export const getRule = ({ path }: RulePath) =>
-  OrgAccess.run(path.org, "member", () =>
+  OrgAccess.run(path.org, "member", (access) =>
     Effect.flatMap(ruleId(path.ruleId), (id) => notFound(Effect.flatMap(Rules, (r) => r.get(id)))).pipe(
-      Effect.map(ruleView)
+      Effect.map((rule) => ruleView(rule, access.role))
     )
   )
 
 export const updateRule = ({ path, payload }: RulePath & { readonly payload: typeof RulePatchPayload.Type }) =>
-  OrgAccess.run(path.org, "admin", () =>
+  OrgAccess.run(path.org, "admin", (access) =>
     Effect.flatMap(ruleId(path.ruleId), (id) => ruleErrors(Effect.flatMap(Rules, (r) => r.patch(id, payload)))).pipe(
-      Effect.map(ruleView)
+      Effect.map((rule) => ruleView(rule, access.role))
     )
   )
 

@@ -3,7 +3,11 @@
  * way an attempt can end is an `AttemptResult` the delivery job records (status, duration, error) and acts on
  * (`delivered`, `retry` after `Backoff.nextDelay`, or `final`).
  *
- * Error texts name the host or origin, never the URL (webhook URLs often embed a token), and never the secret.
+ * Error texts name the host or origin, never the URL (webhook URLs often embed a token), and never the secret. They
+ * are shown to the organization's admins, so they never carry an address the host resolved to: a refused
+ * destination is one generic `destination refused` (the details — host, address, range — go to the worker's log,
+ * for operators), a network error only its code. Otherwise a webhook pointed at an internal name would tell the
+ * tenant what that name resolves to inside the platform's network.
  */
 import { HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Clock, Duration, Effect, Either, type Redacted, Stream } from "effect"
@@ -50,18 +54,20 @@ const excerpt = (response: HttpClientResponse.HttpClientResponse): Effect.Effect
     Effect.orElseSucceed(() => "")
   )
 
-/** `ECONNREFUSED 203.0.113.7:443`: the code and the address dialled, which undici's own message lacks. */
+/** The one text stored for every refused destination, whatever the reason and address. */
+export const DESTINATION_REFUSED = "destination refused"
+
+/** `ECONNREFUSED`: the code only; the address dialled (a resolved address) stays out of what tenants see. */
 const transportDetail = (cause: unknown): string => {
   if (!(cause instanceof Error)) return "transport failure"
-  const { code, address, port } = cause as Error & { code?: unknown; address?: unknown; port?: unknown }
-  if (typeof code !== "string") return cause.message
-  return typeof address === "string" ? `${code} ${address}${typeof port === "number" ? `:${port}` : ""}` : code
+  const { code } = cause as Error & { code?: unknown }
+  return typeof code === "string" && /^[A-Z0-9_]{1,40}$/.test(code) ? code : "transport failure"
 }
 
 const describeFailure = (error: OutboundError): { readonly outcome: Outcome; readonly error: string } => {
   switch (error._tag) {
     case "DestinationRefused":
-      return { outcome: "final", error: (error satisfies DestinationRefused).message }
+      return { outcome: "final", error: DESTINATION_REFUSED }
     case "OutboundTimeout":
       return { outcome: "retry", error: error.message }
     case "RequestError": {
@@ -89,7 +95,18 @@ export class WebhookSender extends Effect.Service<WebhookSender>()("Alerts/Webho
       )
       const answer = yield* Effect.either(client.execute(request))
       const elapsed = (yield* Clock.currentTimeMillis) - startedMs
-      if (Either.isLeft(answer)) return { status: null, durationMs: elapsed, ...describeFailure(answer.left) }
+      if (Either.isLeft(answer)) {
+        const failure = answer.left
+        if (failure._tag === "DestinationRefused") {
+          // for operators: why, and what the host resolved to (never stored where the tenant reads it)
+          yield* Effect.logWarning("webhook destination refused", {
+            host: (failure satisfies DestinationRefused).host,
+            address: failure.address,
+            reason: failure.reason
+          })
+        }
+        return { status: null, durationMs: elapsed, ...describeFailure(failure) }
+      }
       const response = answer.right
       const outcome = classifyStatus(response.status)
       if (outcome === "delivered") {

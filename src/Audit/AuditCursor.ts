@@ -6,13 +6,16 @@ import { Data, Effect } from "effect"
 
 export class InvalidAuditCursor extends Data.TaggedError("Audit/InvalidAuditCursor")<{ readonly message: string }> {}
 
+const MAX_BIGINT = 9_223_372_036_854_775_807n
+
 export const AuditCursor = {
   encode: (id: string): string => Buffer.from(`a:${id}`).toString("base64url"),
   decode: (cursor: string): Effect.Effect<string, InvalidAuditCursor> => {
     const text = Buffer.from(cursor, "base64url").toString()
     const match = /^a:([1-9][0-9]{0,18})$/.exec(text)
-    return match?.[1] !== undefined
+    // ids are Postgres bigints: 19 digits may still be past the largest, which the database would refuse
+    return match?.[1] !== undefined && BigInt(match[1]) <= MAX_BIGINT
       ? Effect.succeed(match[1])
-      : Effect.fail(new InvalidAuditCursor({ message: "cursor is not one this API returned" }))
+      : Effect.fail(new InvalidAuditCursor({ message: "cursor: not a cursor this API returned" }))
   }
 } as const

@@ -229,7 +229,7 @@ const services = Effect.map(Effect.all([Credentials, RequestLimiter]), ([c, limi
 export const AuthenticationLive: Layer.Layer<
   Authentication | ApiKeyAuthentication | ReadAuthentication | SessionAuthentication,
   never,
-  Credentials
+  Credentials | RequestLimiter
 > = Layer.mergeAll(
   Layer.effect(
     Authentication,

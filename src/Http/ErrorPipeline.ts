@@ -3,6 +3,8 @@
  * - a tagged error with a declared status (its own annotation, the same one OpenAPI reads) → that status;
  * - validation (`HttpApiDecodeError`, a Schema `ParseError`) → 400 with the failing paths in `details`;
  * - an unknown route → 404; a body that cannot be read → 400, or 413 past the limit;
+ * - a Postgres data exception (SQLSTATE class 22: a value the database refuses) → 400 `ValidationError`, generic
+ *   (routes that can name the parameter validate it before the database does);
  * - Postgres or Redis unreachable, as a failure or a defect anywhere in the cause → 503;
  * - anything else → 500 without internals (the pretty cause only when `exposeStack`, i.e. development).
  * `Retry-After` comes from a numeric `retryAfterSeconds` field (TooManyRequests, the logs quota error), and an
@@ -14,6 +16,7 @@ import { HttpApiSchema, type HttpApp, HttpServerResponse } from "@effect/platfor
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import { Cause, Effect, Option, ParseResult } from "effect"
 import { errorJson, PayloadTooLarge } from "./Errors.js"
+import { RequestContext, type RequestContextData } from "../RequestContext.js"
 import * as RequestId from "./RequestId.js"
 
 export interface Classified {
@@ -39,6 +42,20 @@ const declaredStatus = (error: Tagged): number | undefined => {
 }
 
 const pathOf = (path: ReadonlyArray<PropertyKey>): string => path.map(String).join(".")
+
+/**
+ * A Postgres "data exception" (SQLSTATE class 22: a value out of range, a date the database cannot hold, an
+ * invalid number or text): the request carried a value the database refuses, not a database that is down.
+ */
+export const isDataException = (u: unknown, depth = 0): boolean => {
+  if (typeof u !== "object" || u === null || depth > 3) return false
+  const e = u as { _tag?: unknown; code?: unknown; cause?: unknown }
+  if (e._tag === "SqlError") {
+    const code = (e.cause as { code?: unknown } | null | undefined)?.code
+    return typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)
+  }
+  return isDataException(e.cause, depth + 1)
+}
 
 const INFRA_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EPIPE"])
 
@@ -121,6 +138,10 @@ export const classify = (cause: Cause.Cause<unknown>, exposeStack: boolean): Cla
     const known = fromTagged(candidate, exposeStack)
     if (known !== undefined) return known
   }
+  // before the 503 below: a SqlError that is the database refusing a value is the client's error, never shown as SQL
+  if (candidates.some((c) => isDataException(c))) {
+    return { status: 400, name: "ValidationError", message: "invalid parameter value", log: false }
+  }
   if (candidates.some((c) => isDependencyDown(c))) {
     return { status: 503, name: "ServiceUnavailable", message: "A dependency is unavailable", log: true }
   }
@@ -143,16 +164,38 @@ export const toResponse = (c: Classified, reqId: string): HttpServerResponse.Htt
     ...(c.retryAfterSeconds !== undefined ? { headers: { "retry-after": String(c.retryAfterSeconds) } } : {})
   })
 
-/** The answer for a request that ended in `cause`; 5xx causes are logged (inside the request, so with its ids). */
+/**
+ * The log line of a request that failed, with the request's annotations like every line inside it: the pipeline
+ * runs outside the handler, where the RequestContext authentication provided is gone, so it is given back here
+ * (`context`: what the request settled on, from RequestState) or, before authentication, the request id alone.
+ */
+export const logFailure = (
+  message: string,
+  fields: Record<string, unknown>,
+  cause: Cause.Cause<unknown>,
+  reqId: string,
+  context: RequestContextData | undefined
+): Effect.Effect<void> => {
+  const line = Effect.logError(message, fields, cause)
+  return context === undefined
+    ? Effect.annotateLogs(line, { requestId: reqId })
+    : RequestContext.withContext(context)(line)
+}
+
+/**
+ * The answer for a request that ended in `cause`; 5xx causes are logged with the request's id and, once
+ * authentication settled it, its tenant (`context`).
+ */
 export const recover = (
   cause: Cause.Cause<unknown>,
   reqId: string,
-  exposeStack: boolean
+  exposeStack: boolean,
+  context?: RequestContextData
 ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
   const classified = classify(cause, exposeStack)
   const response = toResponse(classified, reqId)
   return classified.log
-    ? Effect.as(Effect.logError("request failed", { status: classified.status }, cause), response)
+    ? Effect.as(logFailure("request failed", { status: classified.status }, cause, reqId, context), response)
     : Effect.succeed(response)
 }
 

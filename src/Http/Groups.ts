@@ -40,7 +40,7 @@ const LogsSearchLive = HttpApiBuilder.group(Api, "logsSearch", (h) =>
 
 const LogsServices = Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
   Layer.provide(ProjectScope.Default),
-  // the logs Quota comes from the process (main.ts provides the limits area's; unprovided, it allows everything)
+  // the logs Quota comes from the process (main.ts provides the limits area's); it is required, never defaulted
   Layer.provideMerge(LogsConfig.Default)
 )
 

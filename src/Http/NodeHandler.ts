@@ -50,7 +50,7 @@ import {
 } from "effect"
 import * as AccessLog from "./AccessLog.js"
 import type { Dispatch, Matched } from "./ApiRoutes.js"
-import { recover } from "./ErrorPipeline.js"
+import { logFailure, recover } from "./ErrorPipeline.js"
 import { errorJson } from "./Errors.js"
 import { NodeRequest } from "./NodeRequest.js"
 import { makeWriter } from "./NodeResponse.js"
@@ -58,7 +58,7 @@ import * as RequestId from "./RequestId.js"
 import { RequestScope } from "./RequestScope.js"
 import { RequestSpan } from "./RequestSpan.js"
 import { RequestState, RequestStateData } from "./RequestState.js"
-import { acceptsContentType, makeSecurity, type SecurityOptions } from "./Security.js"
+import { acceptsContentType, bodyLimitFor, makeSecurity, type SecurityOptions } from "./Security.js"
 
 const routeContext = (
   route: HttpRouter.Route<unknown, unknown>,
@@ -97,8 +97,11 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, server
     /** Request fibers skip Effect's per-fiber metrics (on by default in 3.22); nothing reads or exports them. */
     const runtimeFlags = RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.RuntimeMetrics)
     const security = makeSecurity(options.security)
-    const writer = makeWriter(security, options.accessLog)
-    const { maxBodyBytes, requestTimeoutMs, exposeStack } = options.security
+    const writer = makeWriter(security, options.accessLog, {
+      maxBytes: options.security.discardMaxBytes,
+      maxMs: options.security.discardMaxMs
+    })
+    const { requestTimeoutMs, exposeStack } = options.security
 
     const inFlight = new Set<InFlight>()
     const sweep = setInterval(
@@ -134,7 +137,7 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, server
             : Effect.flatMap(Respondable.toResponse(out as Respondable.Respondable), (r) => answer(request, state, r))
         ),
         Effect.catchAllCause((cause) =>
-          Effect.flatMap(recover(cause, state.requestId, exposeStack), (response) =>
+          Effect.flatMap(recover(cause, state.requestId, exposeStack, state.context), (response) =>
             writer.respond(request.source, request.response, state, response)
           )
         )
@@ -151,6 +154,8 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, server
         const headers = { ...security.baseHeaders, ...security.preflight(req.headers.origin) }
         return writer.write(req, res, state, 204, headers, undefined)
       }
+      // ingestion routes take large bodies, every other route small JSON ones: refused by length before reading
+      const maxBodyBytes = bodyLimitFor(options.security, req.url ?? "/")
       if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) {
         res.shouldKeepAlive = false
         const message = `request body larger than ${maxBodyBytes} bytes`
@@ -216,7 +221,8 @@ export const makeHandlers = (options: HandlerOptions, dispatch: Dispatch, server
         if (abandoned) return writer.abandoned(req, state)
         writer.error(req, res, state, 500, "InternalServerError", "Internal Server Error")
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-          Runtime.runFork(runtime, Effect.logError("request fiber failed", exit.cause))
+          const line = logFailure("request fiber failed", {}, exit.cause, state.requestId, state.context)
+          Runtime.runFork(runtime, line)
         }
       })
     }

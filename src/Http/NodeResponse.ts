@@ -1,11 +1,14 @@
 /**
  * Writing answers on a node response: the security and CORS headers, `X-Request-Id`, and the access log line, for
- * every answer the wiring gives (handler responses, error bodies, answers given before routing).
+ * every answer the wiring gives (handler responses, error bodies, answers given before routing). An answer given
+ * while the client is still sending its body is written whole, then the rest of the body is discarded (bounded)
+ * before the connection closes: closing at once resets it, and the client loses the answer (see `discardRest`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cookies, type HttpServerResponse } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Cause, Effect, Stream } from "effect"
 import * as AccessLog from "./AccessLog.js"
+import { logFailure } from "./ErrorPipeline.js"
 import { errorJson } from "./Errors.js"
 import type { RequestStateData } from "./RequestState.js"
 import type { Security } from "./Security.js"
@@ -53,7 +56,58 @@ export interface Writer {
   ) => Effect.Effect<void>
 }
 
-export const makeWriter = (security: Security, accessLog: AccessLog.AccessLogSink | undefined): Writer => {
+export interface DiscardLimits {
+  readonly maxBytes: number
+  readonly maxMs: number
+}
+
+/**
+ * Ends `res` once the rest of `req`'s body has arrived, read and thrown away (never kept), or destroys the
+ * connection when more than `maxBytes` arrive or `maxMs` pass first. Node would otherwise close a `Connection:
+ * close` answer's socket as soon as the answer is written, with the body still arriving: the kernel then resets the
+ * connection, and a client still uploading (Node's fetch among them) fails with EPIPE/ECONNRESET instead of
+ * reading the answer, which is already complete (it has a Content-Length).
+ */
+export const discardRest = (req: IncomingMessage, res: ServerResponse, limits: DiscardLimits): void => {
+  let bytes = 0
+  const stop = (drained: boolean) => {
+    clearTimeout(timer)
+    req.off("data", onData)
+    req.off("end", onEnd)
+    req.off("error", onError)
+    if (drained) res.end()
+    else res.destroy()
+  }
+  const onData = (chunk: Buffer) => {
+    bytes += chunk.length
+    if (bytes > limits.maxBytes) stop(false)
+  }
+  const onEnd = () => stop(true)
+  const onError = () => stop(false)
+  const timer = setTimeout(() => stop(false), limits.maxMs)
+  req.on("data", onData)
+  req.once("end", onEnd)
+  req.once("error", onError)
+  req.resume()
+}
+
+/**
+ * Whether the request has a body still arriving (the answer comes before it was read whole). A request without a
+ * body is not `complete` yet while its `request` event runs (answers given synchronously: preflight, 415), hence
+ * the header check first: those keep their keep-alive connection.
+ */
+const bodyPending = (req: IncomingMessage) =>
+  (req.headers["transfer-encoding"] !== undefined ||
+    (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")) &&
+  !req.complete &&
+  !req.readableEnded &&
+  !req.destroyed
+
+export const makeWriter = (
+  security: Security,
+  accessLog: AccessLog.AccessLogSink | undefined,
+  discard: DiscardLimits
+): Writer => {
   const log = (req: IncomingMessage, state: RequestStateData, status: number) => {
     if (accessLog === undefined) return
     const entry = {
@@ -81,7 +135,29 @@ export const makeWriter = (security: Security, accessLog: AccessLog.AccessLogSin
     res.writeHead(status, all as Record<string, string | Array<string>>)
   }
 
+  /** The answer whole (with its Content-Length), then the rest of the request's body discarded, then the close. */
+  const writeBeforeBody = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: RequestStateData,
+    status: number,
+    headers: Headers,
+    body: string | Uint8Array | undefined
+  ) => {
+    const bytes =
+      req.method === "HEAD" || body === undefined
+        ? undefined
+        : typeof body === "string"
+          ? Buffer.from(body, "utf8")
+          : body
+    head(req, res, state, status, { ...headers, connection: "close", "content-length": String(bytes?.byteLength ?? 0) })
+    if (bytes !== undefined) res.write(bytes)
+    log(req, state, status)
+    discardRest(req, res, discard)
+  }
+
   const write: Writer["write"] = (req, res, state, status, headers, body) => {
+    if (bodyPending(req)) return writeBeforeBody(req, res, state, status, headers, body)
     head(req, res, state, status, headers)
     if (req.method === "HEAD" || body === undefined) res.end()
     else if (typeof body === "string") res.end(body)
@@ -149,7 +225,7 @@ export const makeWriter = (security: Security, accessLog: AccessLog.AccessLogSin
         break
     }
     error(req, res, state, 500, "InternalServerError", "Internal Server Error")
-    return Effect.logError("unsupported response body", { body: body._tag })
+    return logFailure("unsupported response body", { body: body._tag }, Cause.empty, state.requestId, state.context)
   }
 
   const abandoned: Writer["abandoned"] = (req, state) => log(req, state, 499)

@@ -2,7 +2,8 @@
  * The quota hook of the logs area: it decides how much of a batch is written (events and bytes, counted after the
  * write) and whether a search may run.
  * It reads the tenant from the RequestContext, so its operations carry `RequestContext` in their requirements.
- * The default allows everything; src/Limits/LogsQuota.ts is the layer that counts and refuses (wired in main.ts).
+ * It is a required service: src/Limits/LogsQuota.ts is the layer that counts and refuses (wired in main.ts); tests
+ * that do not exercise quotas provide `Quota.allowAll` explicitly.
  */
 import { HttpApiSchema } from "@effect/platform"
 import { Context, Effect, Layer, Schema } from "effect"
@@ -65,15 +66,13 @@ const allowAll: QuotaShape = {
 }
 
 /**
- * A reference with the allow-all default: the logs services take it when their layer is built, so the layer a
- * process provides (main.ts: src/Limits/LimitsLive.ts) is the one in force, and code that composes the logs
- * services without limits (tests of unrelated behaviour) allows everything. test/Limits/Http.test.ts serves the
- * api role's own composition and proves the quota is enforced there.
+ * A required service (a Tag, not a Reference with an allow-all default): code that composes the logs services
+ * without a quota does not build, so forgetting the limits area can never mean "no quota". The logs services take
+ * it when their layer is built. test/Limits/Http.test.ts serves the api role's own composition and proves the
+ * quota is enforced there.
  */
-export class Quota extends Context.Reference<Quota>()("Logs/Quota", { defaultValue: (): QuotaShape => allowAll }) {
-  /** The allow-all default, named for the places where layers are composed. */
-  static readonly AllowAll: Layer.Layer<Quota> = Layer.succeed(Quota, allowAll)
-  /** The same, under the name Effect services use for their default layer. */
-  static readonly Default: Layer.Layer<Quota> = Quota.AllowAll
+export class Quota extends Context.Tag("Logs/Quota")<Quota, QuotaShape>() {
+  /** Allows everything: for tests that do not exercise quotas. */
+  static readonly allowAll: Layer.Layer<Quota> = Layer.succeed(Quota, allowAll)
   static readonly make = (shape: QuotaShape): QuotaShape => shape
 }

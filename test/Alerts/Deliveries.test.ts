@@ -203,7 +203,8 @@ describe("Alert deliveries", () => {
             const attempts = yield* attemptsOf(deliveryId)
             expect(attempts).toHaveLength(1)
             expect(attempts[0]!.status_code).toBeNull()
-            expect(attempts[0]!.error).toMatch(/^destination refused: 127\.0\.0\.1/)
+            // one generic reason for admins, never the address the host resolved to
+            expect(attempts[0]!.error).toBe("destination refused")
             expect(hook.received.filter((r) => r.path === "/ssrf")).toHaveLength(0)
           })
         )

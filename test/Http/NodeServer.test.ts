@@ -22,6 +22,9 @@ const Served = HttpServer.serve(app).pipe(
         corsOrigins: [],
         hstsMaxAgeSeconds: Option.none(),
         maxBodyBytes: 1024,
+        maxJsonBodyBytes: 1024,
+        discardMaxBytes: 1024 * 1024,
+        discardMaxMs: 1_000,
         requestTimeoutMs: 5_000,
         exposeStack: false
       },

@@ -10,6 +10,7 @@ import { LogsConfig } from "../../src/Logs/LogsConfig.js"
 import { ProjectScope } from "../../src/Logs/ProjectScope.js"
 import { LogsQuery } from "../../src/Logs/Query.js"
 import { Quota } from "../../src/Logs/Quota.js"
+import { RequestLimiter } from "../../src/Http/RequestLimiter.js"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../../src/RequestContext.js"
 import type { ReadSql } from "../../src/Sql/Client.js"
 import { asOwner, TestDatabase } from "../support/Database.js"
@@ -44,6 +45,6 @@ export const seededDatabase = (label: string) =>
 export const logsServices = <E, R>(db: Layer.Layer<ReadSql | SqlClient.SqlClient, E, R>) =>
   Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
     Layer.provide(ProjectScope.Default),
-    Layer.provideMerge(Layer.mergeAll(Quota.Default, LogsConfig.Default)),
+    Layer.provideMerge(Layer.mergeAll(Quota.allowAll, RequestLimiter.allowAll, LogsConfig.Default)),
     Layer.provide(db)
   )

@@ -5,6 +5,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
+import { RequestLimiter } from "../../src/Http/RequestLimiter.js"
 import { Ingest } from "../../src/Logs/Ingest.js"
 import { ProjectScope } from "../../src/Logs/ProjectScope.js"
 import { LogsQuery } from "../../src/Logs/Query.js"
@@ -13,7 +14,9 @@ import { asOwner } from "../support/Database.js"
 import { keyContext, logsServices, seededDatabase } from "./Fixtures.js"
 
 const Db = seededDatabase("logs-session")
-const Services = Layer.mergeAll(logsServices(Db), ProjectScope.Default).pipe(Layer.provideMerge(Db))
+const Services = Layer.mergeAll(logsServices(Db), ProjectScope.Default).pipe(
+  Layer.provideMerge(Layer.merge(Db, RequestLimiter.allowAll))
+)
 
 // alice is a member of org_a only; bob of nothing
 const seedUsers = asOwner((c) =>

@@ -50,7 +50,10 @@ const whoami = (role?: string) =>
 
 const me = <N extends string>(name: N, path: `/${string}`) => HttpApiEndpoint.get(name, path).addSuccess(Whoami)
 
-export class ProbeAny extends HttpApiGroup.make("probeAny").add(me("any", "/probe/any")).middleware(Authentication) {}
+export class ProbeAny extends HttpApiGroup.make("probeAny")
+  .add(me("any", "/probe/any"))
+  .add(me("anyBoom", "/probe/any/boom"))
+  .middleware(Authentication) {}
 export class ProbeKeys extends HttpApiGroup.make("probeKeys")
   .add(me("keys", "/probe/keys"))
   .middleware(ApiKeyAuthentication) {}
@@ -140,7 +143,9 @@ const failWith = (kind: typeof FailKind.Type) => {
 }
 
 export const ProbeLive = Layer.mergeAll(
-  HttpApiBuilder.group(TestApi, "probeAny", (h) => h.handle("any", () => whoami())),
+  HttpApiBuilder.group(TestApi, "probeAny", (h) =>
+    h.handle("any", () => whoami()).handle("anyBoom", () => Effect.die(new Error("authenticated defect")))
+  ),
   HttpApiBuilder.group(TestApi, "probeKeys", (h) => h.handle("keys", () => whoami())),
   HttpApiBuilder.group(TestApi, "probeRead", (h) => h.handle("read", () => whoami())),
   HttpApiBuilder.group(TestApi, "probeSession", (h) =>

@@ -1,7 +1,7 @@
 /**
  * A database of its own per test file (created through DATABASE_URL, dropped at the end) holding the tables the
  * test credential implementation reads. The real tables belong to the tenancy area; these are only as wide as the
- * HTTP interfaces (Credentials, OrgDirectory) need.
+ * HTTP interfaces (Credentials, OrgDirectory) and the limits area's per-request read (organization_limits) need.
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -33,6 +33,17 @@ CREATE TABLE api_keys (
 CREATE TABLE sessions (
   id text PRIMARY KEY, user_id text NOT NULL REFERENCES users, token_hash text NOT NULL UNIQUE,
   expires_at timestamptz NOT NULL, revoked_at timestamptz);
+-- what the limits area reads per request (an organization's overrides), in a tenant transaction as the app role
+DO $$
+BEGIN
+  CREATE ROLE threadline_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+CREATE TABLE organization_limits (
+  organization_id text PRIMARY KEY, requests_per_minute integer, api_key_requests_per_minute integer,
+  ingest_events_per_month bigint, ingest_bytes_per_month bigint, storage_bytes bigint, alert_rules integer,
+  api_keys integer, updated_at timestamptz NOT NULL DEFAULT now(), updated_by text);
+GRANT SELECT ON organization_limits TO threadline_app;
 `
 
 export const urlOf = (db: string) => {

@@ -70,6 +70,8 @@ export interface TestServerOptions {
    * no access log or security headers): the baseline bench/http.ts compares with.
    */
   readonly platformWiring?: boolean
+  /** A logger for everything the server runs (e.g. a capture of its lines). */
+  readonly logger?: Layer.Layer<never>
 }
 
 export const testServer = (options: TestServerOptions) => {
@@ -112,6 +114,7 @@ export const testServer = (options: TestServerOptions) => {
     Layer.provide(TestCredentialsLive),
     Layer.provideMerge(testDbLayer(options.label)),
     Layer.provide(AppConfig.Default),
+    Layer.provide(options.logger ?? Layer.empty),
     Layer.provide(Layer.setConfigProvider(provider))
   )
   return { layer, accessLog }
