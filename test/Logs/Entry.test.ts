@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { entriesOf, LogEntry, validateEntries, validateEntry, type ValidEntry } from "../../src/Logs/Entry.js"
 
-const limits = { maxMessageBytes: 64 * 1024 }
+const limits = { maxMessageBytes: 64 * 1024, maxMetadataBytes: 64 * 1024, maxMetadataDepth: 20 }
 const now = new Date("2026-01-02T03:04:05.678Z")
 const ok = (raw: unknown): ValidEntry => {
   const r = validateEntry(raw, now, limits)

@@ -7,8 +7,9 @@ import { resourceFromAttributes } from "@opentelemetry/resources"
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs"
 import { Effect, Exit } from "effect"
 import { decompress, formatOf } from "../../src/Logs/Body.js"
-import { validateEntries } from "../../src/Logs/Entry.js"
-import { decodeRequest, encodeResponse, levelOf, responseBody } from "../../src/Logs/Otlp.js"
+import { nestingLimit } from "../../src/Logs/Body.js"
+import { SerializedMetadata, validateEntries } from "../../src/Logs/Entry.js"
+import { decodeRequest as decodeWith, encodeResponse, levelOf, responseBody } from "../../src/Logs/Otlp.js"
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 const SPAN_ID = "00f067aa0ba902b7"
@@ -37,7 +38,23 @@ const sdkRecords = () => {
   logger.emit({ severityNumber: SeverityNumber.FATAL, body: "" })
   return exporter.getFinishedLogRecords()
 }
-const limits = { maxMessageBytes: 65536 }
+const limits = { maxMessageBytes: 65536, maxMetadataBytes: 65536, maxMetadataDepth: 20 }
+const otlpLimits = {
+  ...limits,
+  maxExpandedBytes: 40 * 1024 * 1024,
+  maxNesting: nestingLimit(20)
+}
+
+/** The entries with their pre-serialised metadata read back as objects. */
+const decodeRequest = (format: "json" | "protobuf", bytes: Uint8Array) =>
+  Effect.map(decodeWith(format, bytes, otlpLimits), (entries) =>
+    entries.map((e) => {
+      const entry = e as Record<string, unknown>
+      return entry.metadata instanceof SerializedMetadata
+        ? { ...entry, metadata: JSON.parse(entry.metadata.json) as unknown }
+        : entry
+    })
+  )
 
 const check = (entries: ReadonlyArray<Record<string, unknown>>) => {
   expect(entries).toHaveLength(4)
