@@ -114,14 +114,20 @@ export const scanJson = (bytes: Uint8Array, limits: DecodeLimits): number | Payl
   const budget = Math.floor((limits.maxExpandedBytes - bytes.length) / DECODED_CONTAINER_BYTES)
   let containers = 0
   let depth = 0
-  let inString = false
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // to the closing quote natively (most of a log body is inside strings): the first one after an even run of
+      // backslashes; an unterminated string ends the scan, and JSON.parse refuses the body
+      for (;;) {
+        const q = bytes.indexOf(0x22, i + 1)
+        if (q < 0) return containers
+        let backslashes = 0
+        while (bytes[q - 1 - backslashes] === 0x5c) backslashes++
+        i = q
+        if (backslashes % 2 === 0) break
+      }
+    } else if (c === 0x7b || c === 0x5b) {
       if (++containers > budget) return tooExpanded(limits)
       if (++depth > limits.maxNesting) return tooDeep(limits)
     } else if (c === 0x7d || c === 0x5d) depth--

@@ -7,6 +7,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources"
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs"
 import root from "@opentelemetry/otlp-transformer/build/src/generated/root.js"
 import { ConfigProvider, Effect, Exit } from "effect"
+import fc from "fast-check"
 import { decompress, formatOf, scanJson } from "../../src/Logs/Body.js"
 import { LogsConfig } from "../../src/Logs/LogsConfig.js"
 import { nestingLimit } from "../../src/Logs/Body.js"
@@ -247,6 +248,19 @@ describe("decoded size, before decoding", () => {
     expect(scanJson(new TextEncoder().encode("[".repeat(97)), otlpLimits)).toMatchObject({ _tag: "InvalidBody" })
     expect(scanJson(new TextEncoder().encode("[".repeat(96)), otlpLimits)).toBe(96)
     expect(scanJson(new TextEncoder().encode("[{}]".repeat(100)), small)).toMatchObject({ _tag: "PayloadTooLarge" })
+  })
+
+  it("the JSON scan counts exactly the objects and arrays JSON.parse makes, whatever the strings hold", () => {
+    const containers = (v: unknown): number =>
+      typeof v !== "object" || v === null ? 0 : 1 + Object.values(v).reduce((n: number, x) => n + containers(x), 0)
+    const text = fc.string({ unit: fc.constantFrom("\\", '"', "[", "{", "}", "]", "a", "é", "🚀", "\n") })
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6, stringUnit: "binary" }), fc.array(text), (value, extra) => {
+        const body = JSON.stringify([value, extra])
+        expect(scanJson(new TextEncoder().encode(body), otlpLimits)).toBe(containers(JSON.parse(body)))
+      }),
+      { numRuns: 300 }
+    )
   })
 
   it.effect("a record attribute named resource or scope wins over the shared one, as before", () =>
