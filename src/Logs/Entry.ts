@@ -24,7 +24,11 @@ export const LogEntry = Schema.Struct({
   service: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(MAX_SERVICE_LENGTH)),
   level: Level,
   message: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "1 character to 64 KiB (UTF-8)" }),
-  metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  metadata: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+      description: "any JSON object up to 64 KiB serialised (UTF-8) and 20 levels deep (defaults)"
+    })
+  ),
   trace_id: Schema.optional(Schema.String.pipe(Schema.pattern(SAFE_ID))),
   span_id: Schema.optional(Schema.String.pipe(Schema.pattern(SPAN_ID))),
   session_id: Schema.optional(Schema.String.pipe(Schema.pattern(SAFE_ID)))
