@@ -1,8 +1,8 @@
 /**
- * Bad input with fast-check against the running API: ingestion bodies, OTLP protobuf bytes (plain and gzip), search
- * query parameters and the headers the server interprets (X-Request-Id, X-API-Key, Cookie, traceparent). Properties:
- * never a 5xx, the process never dies, every answer carries a request id (the one sent when valid, else a minted
- * one), and every 4xx has API.md's error shape. A counterexample is printed shrunk, with fast-check's seed.
+ * Bad input against the running API: fast-check over ingestion bodies (lone surrogates included), OTLP protobuf bytes
+ * (plain and gzip), search parameters and the headers the server interprets, then fixed bodies built to expand once
+ * decoded. Never a 5xx, the process never dies, every answer carries a request id (the one sent when valid), every
+ * 4xx has the error shape; a counterexample is printed shrunk, with fast-check's seed.
  */
 import { gzipSync } from "node:zlib"
 import fc from "fast-check"
@@ -59,6 +59,15 @@ const headerText = fc.string({
   maxLength: 160
 })
 const anyText = fc.string({ unit: "binary", maxLength: 200 })
+/** Text with lone surrogates among other characters: JSON carries them, Postgres refuses them. */
+const loneText = fc.string({
+  unit: fc.oneof(
+    fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+    fc.constantFrom("a", "🚀", "\\")
+  ),
+  minLength: 1,
+  maxLength: 20
+})
 
 const entryArb = fc.record(
   {
@@ -67,10 +76,10 @@ const entryArb = fc.record(
       anyText,
       fc.integer()
     ),
-    service: fc.oneof(anyText, fc.constant(""), fc.string({ minLength: 101, maxLength: 120 })),
+    service: fc.oneof(anyText, fc.constant(""), fc.string({ minLength: 101, maxLength: 120 }), loneText),
     level: fc.oneof(fc.constantFrom("debug", "info", "warn", "error", "critical", "fatal", "INFO", ""), anyText),
-    message: fc.oneof(anyText, fc.constant(""), fc.integer()),
-    metadata: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(null)),
+    message: fc.oneof(anyText, fc.constant(""), fc.integer(), loneText),
+    metadata: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(null), fc.dictionary(loneText, loneText)),
     trace_id: anyText,
     span_id: fc.oneof(fc.stringMatching(/^[0-9a-f]{16}$/), anyText)
   },
@@ -210,9 +219,265 @@ export const fuzz = async (t: FuzzTarget, runs: number): Promise<FuzzResult> => 
       }
     ) as never
   )
+  const amplified = await amplification(t, check)
+  violations.push(...amplified.violations)
   return {
-    figures: { fuzzRuns: runs * 5, fuzzRequests: requests, fuzzViolations: violations.length },
+    figures: {
+      fuzzRuns: runs * 5,
+      fuzzRequests: requests,
+      fuzzViolations: violations.length,
+      fuzzAmplificationShapes: amplified.shapes,
+      fuzzAmplificationMaxSeconds: amplified.maxSeconds
+    },
     violations,
     known: [...known].map(([finding, n]) => `${n} × fuzz answer matching ${finding}`)
   }
+}
+
+const MiB = 1024 * 1024
+const kv = (key: string, value: unknown) => ({ key, value })
+const str = (stringValue: string) => ({ stringValue })
+/** Protobuf length-delimited field `field` around `inner`. */
+const frame = (field: number, inner: Uint8Array): Buffer => {
+  const len: Array<number> = []
+  for (let v = inner.length; ; v = Math.floor(v / 128)) {
+    if (v < 128) {
+      len.push(v)
+      break
+    }
+    len.push((v % 128) | 128)
+  }
+  return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), inner])
+}
+const protoString = (field: number, text: string) => frame(field, Buffer.from(text))
+/** ExportLogsServiceRequest: one resource with `attrs` (encoded KeyValues), `records` log records of body "r". */
+const protoRequest = (attrs: Uint8Array, records: number) => {
+  const record = frame(2, frame(5, protoString(1, "r"))) // log_records { body { string_value } }
+  const scopeLogs = frame(2, Buffer.concat(Array.from({ length: records }, () => record)))
+  return frame(1, Buffer.concat([frame(1, attrs), scopeLogs]))
+}
+const protoKv = (key: string, value: string) =>
+  frame(1, Buffer.concat([protoString(1, key), frame(2, protoString(1, value))]))
+
+interface Shape {
+  readonly name: string
+  readonly path: string
+  readonly body: () => string | Uint8Array
+  readonly headers?: Record<string, string>
+  /** The statuses that keep the contract for this body. */
+  readonly expect: ReadonlyArray<number>
+  /** What the reply must say, when it must say something. */
+  readonly reply?: (body: unknown) => string | undefined
+}
+
+const rejectedAll = (n: number) => (body: unknown) => {
+  // a protobuf reply (ExportLogsServiceResponse) is read as text: its error message says the count
+  if (typeof body === "string") {
+    const count = /(\d+) log records rejected/.exec(body)?.[1]
+    return count === String(n) ? undefined : `expected ${n} rejected records, got ${JSON.stringify(body)}`
+  }
+  const b = body as {
+    received?: number
+    rejected?: ReadonlyArray<unknown>
+    partialSuccess?: { rejectedLogRecords?: number }
+  }
+  const rejected = b.rejected?.length ?? Number(b.partialSuccess?.rejectedLogRecords ?? 0)
+  return rejected === n ? undefined : `expected ${n} rejected entries, got ${JSON.stringify(body).slice(0, 300)}`
+}
+
+const otlpJson = (resourceAttrs: ReadonlyArray<unknown>, records: ReadonlyArray<unknown>) =>
+  JSON.stringify({ resourceLogs: [{ resource: { attributes: resourceAttrs }, scopeLogs: [{ logRecords: records }] }] })
+const records = (n: number) => Array.from({ length: n }, (_, i) => ({ body: str(`amp-${i}`) }))
+const PROTO = { "content-type": "application/x-protobuf" }
+const GZIP = { "content-encoding": "gzip" }
+
+const emptyKeyValues = () => {
+  // ExportLogsServiceRequest { resource_logs { resource { attributes {} × 5,000,000 } } }: 10 MB
+  const attrs = Buffer.alloc(2 * 5_000_000)
+  for (let i = 0; i < attrs.length; i += 2) attrs[i] = 0x0a
+  return frame(1, frame(1, attrs))
+}
+const deepProto = (levels: number) => {
+  let value: Buffer = Buffer.from([0x18, 0x01])
+  for (let i = 0; i < levels; i++) value = frame(5, frame(1, value)) // AnyValue { array_value { values { … } } }
+  return frame(1, frame(2, frame(2, frame(5, value))))
+}
+const nest = (levels: number): string => `${'{"n":'.repeat(levels)}1${"}".repeat(levels)}`
+const entry = (extra: string) => `{"service":"amp","level":"info","message":"m"${extra}}`
+
+/** Bodies built to expand once decoded (shared resource × records, depth, size, empty messages) and lone surrogates. */
+const SHAPES: ReadonlyArray<Shape> = [
+  {
+    name: "OTLP JSON: a 1 MiB resource shared by 300 records",
+    path: "/v1/otlp/logs",
+    body: () => otlpJson([kv("big", str("x".repeat(MiB)))], records(300)),
+    expect: [413]
+  },
+  {
+    name: "OTLP JSON: a 1 MiB resource shared by 10,000 records",
+    path: "/v1/otlp/logs",
+    body: () => otlpJson([kv("big", str("x".repeat(MiB)))], records(10_000)),
+    expect: [413]
+  },
+  {
+    name: "OTLP protobuf: a 1 MiB resource shared by 10,000 records",
+    path: "/v1/otlp/logs",
+    body: () => protoRequest(protoKv("big", "x".repeat(MiB)), 10_000),
+    headers: PROTO,
+    expect: [413]
+  },
+  {
+    name: "OTLP protobuf gzip: a 1 MiB resource shared by 10,000 records",
+    path: "/v1/otlp/logs",
+    body: () => gzipSync(protoRequest(protoKv("big", "x".repeat(MiB)), 10_000)),
+    headers: { ...PROTO, ...GZIP },
+    expect: [413]
+  },
+  {
+    name: "OTLP JSON: a 100 KiB resource shared by 20 records (each over the metadata cap)",
+    path: "/v1/otlp/logs",
+    body: () => otlpJson([kv("big", str("x".repeat(100 * 1024)))], records(20)),
+    expect: [200],
+    reply: rejectedAll(20)
+  },
+  {
+    name: "OTLP protobuf: 10 MB of empty repeated KeyValues",
+    path: "/v1/otlp/logs",
+    body: emptyKeyValues,
+    headers: PROTO,
+    expect: [413]
+  },
+  {
+    name: "OTLP protobuf gzip: 10 MB of empty repeated KeyValues",
+    path: "/v1/otlp/logs",
+    body: () => gzipSync(emptyKeyValues()),
+    headers: { ...PROTO, ...GZIP },
+    expect: [413]
+  },
+  {
+    name: "OTLP JSON: 3,000,000 empty attribute objects",
+    path: "/v1/otlp/logs",
+    body: () => `{"resourceLogs":[{"resource":{"attributes":[${"{},".repeat(3_000_000)}{}]}}]}`,
+    expect: [413]
+  },
+  {
+    name: "OTLP protobuf: a record body nested 4,000 deep",
+    path: "/v1/otlp/logs",
+    body: () => deepProto(2000),
+    headers: PROTO,
+    expect: [400]
+  },
+  {
+    name: "OTLP protobuf: a record body nested 30 deep (over the metadata depth, under the body's)",
+    path: "/v1/otlp/logs",
+    body: () => deepProto(30),
+    headers: PROTO,
+    expect: [200],
+    reply: rejectedAll(1)
+  },
+  {
+    name: "LogTide: metadata nested 2,000,000 deep",
+    path: "/api/v1/ingest",
+    body: () => `[${entry(`,"metadata":{"a":${"[".repeat(2_000_000)}${"]".repeat(2_000_000)}}`)}]`,
+    expect: [400]
+  },
+  {
+    name: "LogTide: metadata nested 21 and 40 deep beside a good entry",
+    path: "/api/v1/ingest",
+    body: () => `[${entry(`,"metadata":${nest(21)}`)},${entry(`,"metadata":${nest(40)}`)},${entry("")}]`,
+    expect: [200],
+    reply: rejectedAll(2)
+  },
+  {
+    name: "LogTide: one entry with 9 MB of metadata",
+    path: "/api/v1/ingest",
+    body: () => `[${entry(`,"metadata":{"v":"${"y".repeat(9_000_000)}"}`)}]`,
+    expect: [200],
+    reply: rejectedAll(1)
+  },
+  {
+    name: "LogTide gzip: 100 entries with 90 KiB of metadata each",
+    path: "/api/v1/ingest",
+    body: () =>
+      gzipSync(
+        `[${Array.from({ length: 100 }, () => entry(`,"metadata":{"v":"${"y".repeat(90 * 1024)}"}`)).join(",")}]`
+      ),
+    headers: GZIP,
+    expect: [200],
+    reply: rejectedAll(100)
+  },
+  {
+    name: "LogTide: lone surrogates in message, service, metadata value and key beside good entries",
+    path: "/api/v1/ingest",
+    body: () =>
+      JSON.stringify([
+        { service: "amp", level: "info", message: "good" },
+        { service: "amp", level: "info", message: "lone \ud800" },
+        { service: "amp\udc00", level: "info", message: "m" },
+        { service: "amp", level: "info", message: "m", metadata: { k: "\udfff" } },
+        { service: "amp", level: "info", message: "m", metadata: { "\ud83d": 1 } },
+        { service: "amp", level: "info", message: "good 🚀", metadata: { pair: "🚀" } }
+      ]),
+    expect: [200],
+    reply: rejectedAll(4)
+  },
+  {
+    name: "/single: a lone surrogate in the message",
+    path: "/api/v1/ingest/single",
+    body: () => JSON.stringify({ service: "amp", level: "info", message: "\ud800" }),
+    expect: [400]
+  },
+  {
+    name: "OTLP JSON: lone surrogates in a record body and attribute, and in the resource",
+    path: "/v1/otlp/logs",
+    body: () =>
+      JSON.stringify({
+        resourceLogs: [
+          {
+            scopeLogs: [
+              {
+                logRecords: [
+                  { body: str("good") },
+                  { body: str("lone \udfff") },
+                  { body: str("m"), attributes: [kv("k", str("\ud800"))] }
+                ]
+              }
+            ]
+          },
+          { resource: { attributes: [kv("r", str("\ud800"))] }, scopeLogs: [{ logRecords: records(2) }] }
+        ]
+      }),
+    expect: [200],
+    reply: rejectedAll(4)
+  }
+]
+
+const amplification = async (
+  t: FuzzTarget,
+  check: (a: Answer, sentId?: string, path?: string) => void
+): Promise<{ shapes: number; maxSeconds: number; violations: Array<string> }> => {
+  const violations: Array<string> = []
+  let maxSeconds = 0
+  for (const shape of SHAPES) {
+    const started = Date.now()
+    const answer = await send(t.base, shape.path, {
+      method: "POST",
+      headers: { "x-api-key": t.writeKey, "content-type": "application/json", ...shape.headers },
+      body: shape.body()
+    })
+    maxSeconds = Math.max(maxSeconds, (Date.now() - started) / 1000)
+    try {
+      check(answer, undefined, shape.path)
+      if (!shape.expect.includes(answer.status)) {
+        throw new Error(
+          `status ${answer.status}, expected ${shape.expect.join(" or ")}: ${JSON.stringify(answer.body).slice(0, 300)}`
+        )
+      }
+      const problem = shape.reply?.(answer.body)
+      if (problem !== undefined) throw new Error(problem)
+    } catch (e) {
+      violations.push(`amplification: ${shape.name}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+  return { shapes: SHAPES.length, maxSeconds: +maxSeconds.toFixed(2), violations }
 }

@@ -13,7 +13,7 @@ import { fuzz } from "./Fuzz.js"
 import { Client, sleep } from "./Http.js"
 import { JobWatcher } from "./Jobs.js"
 import { KNOWN_UNCOMMENTED } from "./Known.js"
-import { memory } from "./Memory.js"
+import { memory, watchPeakRss } from "./Memory.js"
 import { logFile, type PgControl, query, setStatementLogging } from "./Postgres.js"
 import { Receiver } from "./Receiver.js"
 import { scanSecrets } from "./Secrets.js"
@@ -31,6 +31,9 @@ export interface VerifyOptions {
   readonly dir: string
   readonly pg: PgControl
 }
+
+/** The api's resident memory during the fuzz phase (soak alongside) stays under this. */
+const FUZZ_MAX_RSS_BYTES = 500 * 1024 * 1024
 
 export const log = (line: string) => process.stdout.write(`[verify] ${line}\n`)
 
@@ -120,8 +123,10 @@ export const runVerify = async (options: VerifyOptions): Promise<number> => {
     // bad input runs alongside the soak: its requests are load too, and must not disturb the correlation
     const [, fuzzed] = await Promise.all([
       phase(`soak ${plan.requests} requests`, () => soak(client, tenants, receiver, plan)),
-      phase(`fuzz ${plan.fuzzRuns} runs per property`, () =>
-        fuzz(
+      phase(`fuzz ${plan.fuzzRuns} runs per property`, async () => {
+        // bad input of any size must leave the api's memory bounded, the soak's load included
+        const peakRss = await watchPeakRss(s.api.pid)
+        const result = await fuzz(
           {
             base: s.apiBase,
             writeKey: first.keys.find((k) => k.type === "write")!.secret,
@@ -132,7 +137,15 @@ export const runVerify = async (options: VerifyOptions): Promise<number> => {
           },
           plan.fuzzRuns
         )
-      )
+        const peak = await peakRss()
+        result.figures.fuzzApiPeakRssMB = peak < 0 ? -1 : Math.round(peak / (1024 * 1024))
+        if (peak > FUZZ_MAX_RSS_BYTES) {
+          result.violations.push(
+            `fuzz: the api's resident memory peaked at ${result.figures.fuzzApiPeakRssMB} MB (limit ${FUZZ_MAX_RSS_BYTES / (1024 * 1024)} MB)`
+          )
+        }
+        return result
+      })
     ])
     await phase("settle (alert ticks, deliveries)", async () => {
       // one tick (2 s) at least, then until no delivery is pending

@@ -4,7 +4,7 @@
  * heapUsed after a forced full GC and RSS every 2 s. Flat after warm-up means: the heap at the end is within a small
  * bound of the heap when warm-up ended, and the fitted slope over the rest of the run is about zero.
  */
-import { readFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import autocannon from "autocannon"
 import type { Tenant } from "./Seed.js"
@@ -105,4 +105,34 @@ export const memory = async (stack: Stack, t: Tenant, seconds: number, strict: b
   }
   if (!stack.api.running) violations.push("memory: the API process died")
   return { figures, violations }
+}
+
+/**
+ * The peak resident set of a process over a phase, from Linux's own high-water mark: `clear_refs` 5 resets
+ * `VmHWM` to the current RSS, and `VmHWM` read at the end is the peak in between, however short the spike (the 2 s
+ * samples of HeapProbe.ts can miss one). Where that reset is refused, `VmRSS` is polled every 50 ms instead; -1
+ * without /proc.
+ */
+export const watchPeakRss = async (pid: number | undefined): Promise<() => Promise<number>> => {
+  const statusKb = async (field: "VmHWM" | "VmRSS"): Promise<number> => {
+    const text = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "")
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)
+    return m === null ? -1 : Number(m[1]) * 1024
+  }
+  if (pid === undefined) return () => Promise.resolve(-1)
+  const reset = await writeFile(`/proc/${pid}/clear_refs`, "5").then(
+    () => true,
+    () => false
+  )
+  if (reset) return () => statusKb("VmHWM")
+  let peak = await statusKb("VmRSS")
+  const timer = setInterval(() => {
+    void statusKb("VmRSS").then((rss) => {
+      peak = Math.max(peak, rss)
+    })
+  }, 50)
+  return async () => {
+    clearInterval(timer)
+    return Math.max(peak, await statusKb("VmRSS"))
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * Turning a raw request body into something the ingest paths can validate: content type, optional gzip (bounded, so
- * a small compressed body cannot expand past the byte limit), JSON parsing. Errors are the ones that refuse a body
- * whole; they cross HTTP, so they are Schema.TaggedErrors with their status.
+ * a small compressed body cannot expand past the byte limit), JSON parsing after a bound on what it decodes into.
+ * Errors are the ones that refuse a body whole; they cross HTTP, so they are Schema.TaggedErrors with their status.
  */
 import { ErrorDetail } from "../Http/Errors.js"
 import { promisify } from "node:util"
@@ -77,9 +77,76 @@ export const decompress = (
   })
 }
 
-/** JSON.parse over UTF-8 bytes; anything else is a 400 for the whole body. */
-export const parseJson = (bytes: Uint8Array): Effect.Effect<unknown, InvalidBody> =>
-  Effect.try({
-    try: (): unknown => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")),
+/**
+ * What one object or array (JSON) or message (protobuf) counts for in a body's decoded size: about the heap an empty
+ * one takes once decoded (Node 20: 58–64 bytes after JSON.parse, 46 after protobufjs decode; docs/decisions.md).
+ */
+export const DECODED_CONTAINER_BYTES = 64
+
+export interface DecodeLimits {
+  /** Decoded size one request may reach (LogsConfig.maxExpandedBytes). */
+  readonly maxExpandedBytes: number
+  /** Nesting of the body. Deeper, no entry in it could be accepted, and the decoders recurse. */
+  readonly maxNesting: number
+}
+
+/** A body deeper than this cannot hold an acceptable entry: OTLP spends at most 4 levels per metadata level. */
+export const nestingLimit = (maxMetadataDepth: number): number => 4 * maxMetadataDepth + 16
+
+/** Body bytes plus DECODED_CONTAINER_BYTES per container. */
+export const decodedSize = (bodyBytes: number, containers: number): number =>
+  bodyBytes + containers * DECODED_CONTAINER_BYTES
+
+export const tooExpanded = (limits: DecodeLimits, what = "") =>
+  new PayloadTooLarge({
+    message: `request expands to more than ${limits.maxExpandedBytes} bytes once decoded${what}; send smaller batches`
+  })
+
+export const tooDeep = (limits: DecodeLimits) =>
+  new InvalidBody({ message: `body nested deeper than ${limits.maxNesting} levels` })
+
+/**
+ * The objects and arrays a JSON body would decode into, counted on its bytes without parsing, or why it is refused
+ * before JSON.parse allocates them: more than the decoded size allows, or nested too deep. A UTF-8 continuation
+ * byte is never an ASCII bracket or quote, so bytes can be scanned as they are.
+ */
+export const scanJson = (bytes: Uint8Array, limits: DecodeLimits): number | PayloadTooLarge | InvalidBody => {
+  const budget = Math.floor((limits.maxExpandedBytes - bytes.length) / DECODED_CONTAINER_BYTES)
+  let containers = 0
+  let depth = 0
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]
+    if (c === 0x22) {
+      // to the closing quote natively (most of a log body is inside strings): the first one after an even run of
+      // backslashes; an unterminated string ends the scan, and JSON.parse refuses the body
+      for (;;) {
+        const q = bytes.indexOf(0x22, i + 1)
+        if (q < 0) return containers
+        let backslashes = 0
+        while (bytes[q - 1 - backslashes] === 0x5c) backslashes++
+        i = q
+        if (backslashes % 2 === 0) break
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++containers > budget) return tooExpanded(limits)
+      if (++depth > limits.maxNesting) return tooDeep(limits)
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return containers
+}
+
+/** JSON.parse over UTF-8 bytes once `scanJson` bounded what it decodes into; anything else is a 400 for the body. */
+export const parseJson = (
+  bytes: Uint8Array,
+  limits: DecodeLimits
+): Effect.Effect<{ readonly value: unknown; readonly decodedSize: number }, InvalidBody | PayloadTooLarge> => {
+  const containers = scanJson(bytes, limits)
+  if (typeof containers !== "number") return Effect.fail(containers)
+  return Effect.try({
+    try: () => ({
+      value: JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) as unknown,
+      decodedSize: decodedSize(bytes.length, containers)
+    }),
     catch: () => new InvalidBody({ message: "body is not valid JSON" })
   })
+}

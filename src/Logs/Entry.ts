@@ -3,7 +3,7 @@
  * Validation is hand-written rather than a Schema decode per entry: it runs on every ingested entry and is on the hot
  * path measured by bench/ingest.ts. `LogEntry` (the Schema) documents the same rules for the OpenAPI document, and
  * test/Logs/Entry.test.ts checks that the two agree. An accepted entry must be insertable as it is, so everything
- * Postgres would refuse (NUL characters, times outside the range a timestamptz holds) is rejected here, never later.
+ * Postgres would refuse (NUL characters, lone surrogates, out-of-range times) is rejected here, never later.
  */
 import { Schema } from "effect"
 
@@ -24,7 +24,11 @@ export const LogEntry = Schema.Struct({
   service: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(MAX_SERVICE_LENGTH)),
   level: Level,
   message: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "1 character to 64 KiB (UTF-8)" }),
-  metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  metadata: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+      description: "any JSON object up to 64 KiB serialised (UTF-8) and 20 levels deep (defaults)"
+    })
+  ),
   trace_id: Schema.optional(Schema.String.pipe(Schema.pattern(SAFE_ID))),
   span_id: Schema.optional(Schema.String.pipe(Schema.pattern(SPAN_ID))),
   session_id: Schema.optional(Schema.String.pipe(Schema.pattern(SAFE_ID)))
@@ -46,6 +50,23 @@ export interface ValidEntry {
 
 export interface EntryLimits {
   readonly maxMessageBytes: number
+  /** UTF-8 bytes of the serialised metadata. */
+  readonly maxMetadataBytes: number
+  /** Nesting of the metadata, the object itself being level 1. */
+  readonly maxMetadataDepth: number
+}
+
+/**
+ * Metadata its producer already serialised and checked with `metadataProblem` (OTLP serialises a shared resource
+ * once, not once per record). Only code can make one: a parsed body never holds a class instance.
+ */
+export class SerializedMetadata {
+  constructor(readonly json: string) {}
+}
+
+/** An entry its producer already refused (an OTLP record over a cap), with the reason reported for its index. */
+export class RefusedEntry {
+  constructor(readonly reason: string) {}
 }
 
 export interface Rejection {
@@ -57,9 +78,40 @@ const LEVEL_SET: ReadonlySet<string> = new Set(LEVELS)
 // timestamptz holds 4713 BC .. 294276 AD; a log time outside 1970..9999 is a client bug, not a log.
 const MIN_TIME = 0
 const MAX_TIME = Date.UTC(9999, 11, 31)
-// JSON.stringify writes NUL as \u0000; Postgres refuses it in text and jsonb. Odd backslash runs only, so an escaped
-// backslash followed by "u0000" is not mistaken for one.
-const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/
+// JSON.stringify writes NUL as \u0000 and a lone surrogate as \udXXX (a well-formed pair is written as it is);
+// Postgres refuses both in jsonb. Odd backslash runs only, so an escaped backslash followed by "u0000" is not
+// mistaken for one.
+const ESCAPED_REFUSED = /(?:^|[^\\])(?:\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/
+
+declare global {
+  interface String {
+    /** ES2024, in Node 20: false when the string holds a lone surrogate. */
+    isWellFormed(): boolean
+  }
+}
+
+/** True when `value` has objects or arrays nested deeper than `max` (itself level 1); never walks past `max + 1`. */
+export const deeperThan = (value: unknown, max: number, depth = 1): boolean => {
+  if (typeof value !== "object" || value === null) return false
+  if (depth > max) return true
+  if (Array.isArray(value)) {
+    for (const v of value) if (deeperThan(v, max, depth + 1)) return true
+  } else {
+    for (const k in value) if (deeperThan((value as Record<string, unknown>)[k], max, depth + 1)) return true
+  }
+  return false
+}
+
+/** Why serialised metadata cannot be stored as it is (size, NUL, lone surrogate), or undefined. */
+export const metadataProblem = (json: string, maxBytes: number): string | undefined => {
+  // UTF-8 needs 1 to 3 bytes per UTF-16 unit: count bytes only when the length alone does not decide
+  if (json.length > maxBytes || (json.length * 3 > maxBytes && Buffer.byteLength(json, "utf8") > maxBytes)) {
+    return `metadata: larger than ${maxBytes} bytes serialised`
+  }
+  const refused = ESCAPED_REFUSED.exec(json)
+  if (refused === null) return undefined
+  return refused[1] === "0000" ? "metadata: must not contain NUL" : "metadata: must not contain a lone surrogate"
+}
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -98,11 +150,13 @@ const text = (
 
 /** Validates one entry; returns the stored shape or the reason it was refused. */
 export const validateEntry = (raw: unknown, now: Date, limits: EntryLimits): ValidEntry | string => {
+  if (raw instanceof RefusedEntry) return raw.reason
   if (!isRecord(raw)) return "entry: expected an object"
   const service = raw.service
   if (typeof service !== "string") return "service: required string"
   if (service.length === 0 || service.length > MAX_SERVICE_LENGTH) return "service: must be 1..100 characters"
   if (service.includes("\u0000")) return "service: must not contain NUL"
+  if (!service.isWellFormed()) return "service: must not contain a lone surrogate"
   const level = raw.level
   if (typeof level !== "string" || !LEVEL_SET.has(level)) return `level: must be one of ${LEVELS.join(", ")}`
   const message = raw.message
@@ -112,13 +166,21 @@ export const validateEntry = (raw: unknown, now: Date, limits: EntryLimits): Val
     return `message: longer than ${limits.maxMessageBytes} bytes`
   }
   if (message.includes("\u0000")) return "message: must not contain NUL"
+  if (!message.isWellFormed()) return "message: must not contain a lone surrogate"
   const time = parseTime(raw.time, now)
   if (typeof time === "string") return time
   let metadata: string | null = null
-  if (raw.metadata !== undefined && raw.metadata !== null) {
+  if (raw.metadata instanceof SerializedMetadata) {
+    metadata = raw.metadata.json
+  } else if (raw.metadata !== undefined && raw.metadata !== null) {
     if (!isRecord(raw.metadata)) return "metadata: expected an object"
+    // before serialising: JSON.stringify recurses, and a deep enough value overflows the stack
+    if (deeperThan(raw.metadata, limits.maxMetadataDepth)) {
+      return `metadata: nested deeper than ${limits.maxMetadataDepth} levels`
+    }
     metadata = JSON.stringify(raw.metadata)
-    if (ESCAPED_NUL.test(metadata)) return "metadata: must not contain NUL"
+    const problem = metadataProblem(metadata, limits.maxMetadataBytes)
+    if (problem !== undefined) return problem
   }
   const traceId = text(raw.trace_id, "trace_id", 128, SAFE_ID)
   if (typeof traceId === "string") return traceId

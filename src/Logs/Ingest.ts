@@ -69,7 +69,11 @@ export class Ingest extends Effect.Service<Ingest>()("Logs/Ingest", {
     const sql = yield* SqlClient.SqlClient
     const quota = yield* Quota
     const config = yield* LogsConfig
-    const limits = { maxMessageBytes: config.maxMessageBytes }
+    const limits = {
+      maxMessageBytes: config.maxMessageBytes,
+      maxMetadataBytes: config.maxMetadataBytes,
+      maxMetadataDepth: config.maxMetadataDepth
+    }
 
     /** Stores validated entries for the context's project; one statement whatever the count. */
     const write = Effect.fn("Logs.write")(function* (entries: ReadonlyArray<ValidEntry>) {

@@ -13,13 +13,23 @@ const positive = (name: string, fallback: number) =>
 
 export class LogsConfig extends Effect.Service<LogsConfig>()("Logs/LogsConfig", {
   effect: Effect.gen(function* () {
+    const maxBodyBytes = yield* positive("THREADLINE_INGEST_MAX_BYTES", 10 * 1024 * 1024)
     return {
       /** Entries in one ingest request. */
       maxEntries: yield* positive("THREADLINE_INGEST_MAX_ENTRIES", 10_000),
       /** Bytes of one ingest request body, after gzip decompression. */
-      maxBodyBytes: yield* positive("THREADLINE_INGEST_MAX_BYTES", 10 * 1024 * 1024),
+      maxBodyBytes,
+      /**
+       * What one request may expand to once decoded (src/Logs/Body.ts `decodedSize`), shared OTLP resources and
+       * scopes counted once per record; over it the request is refused whole (413) before any per-entry work.
+       */
+      maxExpandedBytes: yield* positive("THREADLINE_INGEST_MAX_EXPANDED_BYTES", 4 * maxBodyBytes),
       /** UTF-8 bytes of one message. */
       maxMessageBytes: yield* positive("THREADLINE_LOG_MESSAGE_MAX_BYTES", 64 * 1024),
+      /** UTF-8 bytes of one entry's metadata, serialised as stored (OTLP: with its resource and scope). */
+      maxMetadataBytes: yield* positive("THREADLINE_LOG_METADATA_MAX_BYTES", 64 * 1024),
+      /** Nesting of one entry's metadata: the object itself is level 1. */
+      maxMetadataDepth: yield* positive("THREADLINE_LOG_METADATA_MAX_DEPTH", 20),
       /** Rows a search may return per page. */
       maxQueryLimit: yield* positive("THREADLINE_QUERY_MAX_LIMIT", 1000),
       defaultQueryLimit: yield* positive("THREADLINE_QUERY_DEFAULT_LIMIT", 100),

@@ -5,7 +5,7 @@
  */
 import { HttpIncomingMessage, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Option } from "effect"
-import { type BodyFormat, decompress, formatOf, InvalidBody, parseJson, PayloadTooLarge } from "./Body.js"
+import { type BodyFormat, decompress, formatOf, InvalidBody, nestingLimit, parseJson, PayloadTooLarge } from "./Body.js"
 import { entriesOf, type Level } from "./Entry.js"
 import { Ingest } from "./Ingest.js"
 import type { IngestReply, SearchUrlParams, StatsUrlParams } from "./LogsApi.js"
@@ -20,6 +20,14 @@ interface RawBody {
   /** As received, for the quota. */
   readonly size: number
 }
+
+/** The caps of decoding and of each entry, from the area's settings. */
+const decodeLimits = Effect.map(LogsConfig, (c) => ({
+  maxExpandedBytes: c.maxExpandedBytes,
+  maxNesting: nestingLimit(c.maxMetadataDepth),
+  maxMetadataBytes: c.maxMetadataBytes,
+  maxMetadataDepth: c.maxMetadataDepth
+}))
 
 /** Limits first (declared length, then actual bytes), then content type and encoding. */
 const readBody = (request: HttpServerRequest.HttpServerRequest, allowed: ReadonlyArray<BodyFormat>) =>
@@ -54,7 +62,7 @@ export const ingestHandler =
     Effect.gen(function* () {
       const ingest = yield* Ingest
       const body = yield* readBody(request, ["json"])
-      const items = entriesOf(yield* parseJson(body.bytes), mode)
+      const items = entriesOf((yield* parseJson(body.bytes, yield* decodeLimits)).value, mode)
       if (typeof items === "string") return yield* new InvalidBody({ message: items })
       const result = yield* ingest.ingest(items)
       // one entry that is refused is a failed request, not a 200 that stored nothing
@@ -74,7 +82,7 @@ export const otlpHandler = ({ request }: { readonly request: HttpServerRequest.H
   Effect.gen(function* () {
     const ingest = yield* Ingest
     const body = yield* readBody(request, ["json", "protobuf"])
-    const entries = yield* decodeRequest(body.format, body.bytes)
+    const entries = yield* decodeRequest(body.format, body.bytes, yield* decodeLimits)
     const result = yield* ingest.ingest(entries)
     const first = result.rejected[0]
     const reply = responseBody(

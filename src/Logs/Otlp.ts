@@ -8,8 +8,18 @@
  */
 import root from "@opentelemetry/otlp-transformer/build/src/generated/root.js"
 import { Effect, Either } from "effect"
-import { type BodyFormat, InvalidBody, parseJson } from "./Body.js"
-import type { Level } from "./Entry.js"
+import {
+  type BodyFormat,
+  DECODED_CONTAINER_BYTES,
+  type DecodeLimits,
+  decodedSize,
+  InvalidBody,
+  parseJson,
+  PayloadTooLarge,
+  tooDeep,
+  tooExpanded
+} from "./Body.js"
+import { type Level, metadataProblem, RefusedEntry, SerializedMetadata } from "./Entry.js"
 
 interface ConversionOptions {
   readonly longs: StringConstructor
@@ -29,6 +39,103 @@ const logsV1 = (root as unknown as { opentelemetry: { proto: { collector: { logs
   .opentelemetry.proto.collector.logs.v1
 
 type IdEncoding = "hex" | "base64"
+
+// The OTLP logs messages as protobufjs's generated decoders read them: per message kind, field number → how the
+// decoder consumes it (whatever the wire type says). A positive number is a nested message of that kind.
+const V32 = -1 // varint read as uint32 (int32, uint32, bool, enum)
+const V64 = -2 // varint read as a 64-bit long
+const F64 = -3
+const F32 = -4
+const LEN = -5 // string or bytes
+const STR = -6 // one element of a repeated string
+const [REQ, RL, RES, SL, SCOPE, LR, KV, ANY, ARR, KVL, ENTITY] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const
+const SCHEMA: ReadonlyArray<Readonly<Record<number, number>>> = [
+  /* ExportLogsServiceRequest */ { 1: RL },
+  /* ResourceLogs */ { 1: RES, 2: SL, 3: LEN },
+  /* Resource */ { 1: KV, 2: V32, 3: ENTITY },
+  /* ScopeLogs */ { 1: SCOPE, 2: LR, 3: LEN },
+  /* InstrumentationScope */ { 1: LEN, 2: LEN, 3: KV, 4: V32 },
+  /* LogRecord */ { 1: F64, 11: F64, 2: V32, 3: LEN, 5: ANY, 6: KV, 7: V32, 8: F32, 9: LEN, 10: LEN, 12: LEN },
+  /* KeyValue */ { 1: LEN, 2: ANY },
+  /* AnyValue */ { 1: LEN, 2: V32, 3: V64, 4: F64, 5: ARR, 6: KVL, 7: LEN },
+  /* ArrayValue */ { 1: ANY },
+  /* KeyValueList */ { 1: KV },
+  /* EntityRef */ { 1: LEN, 2: LEN, 3: STR, 4: STR }
+]
+void REQ
+
+/**
+ * The messages and repeated elements a protobuf body would decode into, counted by walking its wire format the way
+ * the generated decoders read it (so both stay aligned) without allocating, or why it is refused before decoding:
+ * more than the decoded size allows (10 MiB of empty KeyValues would be 5 million objects), nested too deep for
+ * the recursive decoders, or malformed.
+ */
+export const scanProtobuf = (bytes: Uint8Array, limits: DecodeLimits): number | PayloadTooLarge | InvalidBody => {
+  const budget = Math.floor((limits.maxExpandedBytes - bytes.length) / DECODED_CONTAINER_BYTES)
+  const invalid = (why: string) => new InvalidBody({ message: `invalid OTLP protobuf: ${why}` })
+  const len = bytes.length
+  let pos = 0
+  // protobufjs's uint32: 5 bytes at most, then 5 more skipped whatever they hold
+  const uint32 = (): number => {
+    let value = 0
+    for (let i = 0; i < 5; i++) {
+      if (pos >= len) return -1
+      const b = bytes[pos++]!
+      value += (b & 0x7f) * 2 ** (7 * i)
+      if (b < 0x80) return value % 2 ** 32
+    }
+    pos += 5
+    return pos > len ? -1 : value % 2 ** 32
+  }
+  const skipVarint = (max: number): boolean => {
+    for (let i = 0; i < max; i++) {
+      if (pos >= len) return false
+      if (bytes[pos++]! < 0x80) return true
+    }
+    return false
+  }
+  let elements = 0
+  const kinds: Array<number> = [0]
+  const ends: Array<number> = [len]
+  for (;;) {
+    const end = ends[ends.length - 1]!
+    if (pos >= end) {
+      if (pos > end) return invalid("a field runs past its message")
+      if (ends.length === 1) return elements
+      ends.pop()
+      kinds.pop()
+      continue
+    }
+    const tag = uint32()
+    if (tag < 0) return invalid("truncated tag")
+    const known = SCHEMA[kinds[kinds.length - 1]!]![tag >>> 3]
+    let consume = known
+    if (consume === undefined) {
+      const wire = tag & 7
+      consume = wire === 0 ? V64 : wire === 1 ? F64 : wire === 2 ? LEN : wire === 5 ? F32 : undefined
+      // groups (3, 4) are deprecated and absent from OTLP; the decoder would skip them recursively
+      if (consume === undefined) return invalid(`wire type ${wire}`)
+    }
+    if (consume === V32 || consume === V64) {
+      if (consume === V32 ? uint32() < 0 : !skipVarint(10)) return invalid("truncated varint")
+    } else if (consume === F64) pos += 8
+    else if (consume === F32) pos += 4
+    else {
+      const size = uint32()
+      if (size < 0 || pos + size > end) return invalid("a length runs past its message")
+      if (consume === LEN) pos += size
+      else {
+        if (++elements > budget) return tooExpanded(limits)
+        if (consume === STR) pos += size
+        else {
+          if (ends.length >= limits.maxNesting) return tooDeep(limits)
+          kinds.push(consume)
+          ends.push(pos + size)
+        }
+      }
+    }
+  }
+}
 
 /** Decodes a protobuf ExportLogsServiceRequest into its JSON-mapping object (ids still base64). */
 export const decodeProtobuf = (bytes: Uint8Array): Either.Either<Record<string, unknown>, string> => {
@@ -58,8 +165,12 @@ const list = (o: Record<string, unknown>, key: string): ReadonlyArray<unknown> =
   return Array.isArray(v) ? v : []
 }
 
-/** AnyValue → plain JSON value. */
-export const anyValue = (v: unknown): unknown => {
+/** Thrown by the conversion when a value nests deeper than the metadata may; caught per resource or record. */
+class TooDeep extends Error {}
+const TOO_DEEP = new TooDeep("nested too deep")
+
+/** AnyValue → plain JSON value; `level` is where a container made from it would sit (the metadata is level 1). */
+export const anyValue = (v: unknown, level = 1, maxLevel = Number.POSITIVE_INFINITY): unknown => {
   if (!isRecord(v)) return null
   const s = field(v, "stringValue")
   if (s !== undefined) return s
@@ -78,17 +189,23 @@ export const anyValue = (v: unknown): unknown => {
   if (typeof d === "number") return Number.isFinite(d) ? d : String(d)
   if (typeof d === "string") return d
   const arr = field(v, "arrayValue")
-  if (isRecord(arr)) return list(arr, "values").map(anyValue)
+  if (isRecord(arr)) {
+    if (level > maxLevel) throw TOO_DEEP
+    return list(arr, "values").map((x) => anyValue(x, level + 1, maxLevel))
+  }
   const kv = field(v, "kvlistValue")
-  if (isRecord(kv)) return attributes(list(kv, "values"))
+  if (isRecord(kv)) return attributes(list(kv, "values"), level, maxLevel)
   const bytes = field(v, "bytesValue")
   if (bytes !== undefined) return bytes
   return null
 }
 
-const attributes = (kvs: ReadonlyArray<unknown>): Record<string, unknown> => {
+const attributes = (kvs: ReadonlyArray<unknown>, level: number, maxLevel: number): Record<string, unknown> => {
+  if (level > maxLevel) throw TOO_DEEP
   const out: Record<string, unknown> = {}
-  for (const kv of kvs) if (isRecord(kv) && typeof kv.key === "string") out[kv.key] = anyValue(kv.value)
+  for (const kv of kvs) {
+    if (isRecord(kv) && typeof kv.key === "string") out[kv.key] = anyValue(kv.value, level + 1, maxLevel)
+  }
   return out
 }
 
@@ -136,44 +253,151 @@ const nanosToIso = (raw: unknown): string | undefined => {
   }
 }
 
-const messageOf = (body: unknown, eventName: unknown): string => {
-  const value = anyValue(body)
+const messageOf = (body: unknown, eventName: unknown, maxLevel: number): string => {
+  const value = anyValue(body, 1, maxLevel)
   if (typeof value === "string" && value.length > 0) return value
   if (value !== null && typeof value !== "string") return JSON.stringify(value)
   return typeof eventName === "string" ? eventName : ""
+}
+
+export interface OtlpLimits extends DecodeLimits {
+  readonly maxMetadataBytes: number
+  readonly maxMetadataDepth: number
+}
+
+/** A resource's or scope's metadata, serialised once for all its records, or why none of them can be stored. */
+interface Shared {
+  readonly json: string
+  readonly bytes: number
+  readonly problem: string | undefined
+}
+
+const share = (make: () => Record<string, unknown>, what: string, limits: OtlpLimits): Shared => {
+  try {
+    const json = JSON.stringify(make())
+    const problem = metadataProblem(json, limits.maxMetadataBytes)
+    return { json, bytes: Buffer.byteLength(json, "utf8"), problem: problem && `${problem} (${what})` }
+  } catch (e) {
+    if (e !== TOO_DEEP) throw e
+    return { json: "", bytes: 0, problem: `metadata: nested deeper than ${limits.maxMetadataDepth} levels (${what})` }
+  }
 }
 
 /**
  * Flattens an ExportLogsServiceRequest (JSON mapping) into LogTide-shaped entries, one per log record, in order.
  * Metadata: the record's attributes at the top level, the resource's under `resource`, the scope under `scope`
  * (a record attribute of the same name wins: it is the user's data).
+ *
+ * Every record of a resource carries the whole resource, so the resource and the scope are serialised once and
+ * spliced into each record's metadata, and the request is refused whole (413) before any record is converted when
+ * its decoded size (`decodedSize`) plus each shared resource and scope counted once more per further record
+ * exceeds `maxExpandedBytes`. A record over a per-entry cap becomes a RefusedEntry, reported with its index.
  */
-export const toEntries = (request: unknown, ids: IdEncoding): ReadonlyArray<Record<string, unknown>> | string => {
+export const toEntries = (
+  request: unknown,
+  ids: IdEncoding,
+  limits: OtlpLimits,
+  decodedSize = 0
+): ReadonlyArray<unknown> | string | PayloadTooLarge => {
   if (!isRecord(request)) return "body: expected an ExportLogsServiceRequest object"
-  const out: Array<Record<string, unknown>> = []
+  const maxLevel = limits.maxMetadataDepth
+  const groups: Array<{ service: string; resource: Shared; scopes: Array<[Shared | null, ReadonlyArray<unknown>]> }> =
+    []
+  let expanded = decodedSize
   for (const rl of list(request, "resourceLogs")) {
     if (!isRecord(rl)) continue
-    const resource = isRecord(rl.resource) ? attributes(list(rl.resource, "attributes")) : {}
-    const serviceName = resource["service.name"]
-    const service = typeof serviceName === "string" && serviceName.length > 0 ? serviceName : "unknown_service"
+    let service = "unknown_service"
+    const resource = share(
+      () => {
+        const attrs = isRecord(rl.resource) ? attributes(list(rl.resource, "attributes"), 2, maxLevel) : {}
+        const name = attrs["service.name"]
+        if (typeof name === "string" && name.length > 0) service = name
+        return attrs
+      },
+      "resource",
+      limits
+    )
+    const scopes: Array<[Shared | null, ReadonlyArray<unknown>]> = []
+    let records = 0
     for (const sl of list(rl, "scopeLogs")) {
       if (!isRecord(sl)) continue
+      const s = sl.scope
       const scope =
-        isRecord(sl.scope) && typeof sl.scope.name === "string" && sl.scope.name.length > 0 ? sl.scope : null
-      for (const lr of list(sl, "logRecords")) {
+        isRecord(s) && typeof s.name === "string" && s.name.length > 0
+          ? share(() => ({ name: s.name, version: typeof s.version === "string" ? s.version : null }), "scope", limits)
+          : null
+      const logRecords = list(sl, "logRecords")
+      records += logRecords.length
+      if (scope !== null && logRecords.length > 1) expanded += scope.bytes * (logRecords.length - 1)
+      scopes.push([scope, logRecords])
+    }
+    if (records > 1) expanded += resource.bytes * (records - 1)
+    groups.push({ service, resource, scopes })
+  }
+  if (expanded > limits.maxExpandedBytes) {
+    return tooExpanded(limits, ", each record carrying its resource and scope")
+  }
+  const out: Array<unknown> = []
+  for (const { service, resource, scopes } of groups) {
+    for (const [scope, logRecords] of scopes) {
+      for (const lr of logRecords) {
         if (!isRecord(lr)) {
           out.push({})
           continue
         }
-        const metadata: Record<string, unknown> = { resource }
-        if (scope !== null) metadata.scope = { name: scope.name, version: scope.version ?? null }
-        Object.assign(metadata, attributes(list(lr, "attributes")))
+        const shared = resource.problem ?? scope?.problem
+        if (shared !== undefined) {
+          out.push(new RefusedEntry(shared))
+          continue
+        }
+        let own: Record<string, unknown>
+        let message: string
+        try {
+          own = attributes(list(lr, "attributes"), 1, maxLevel)
+        } catch (e) {
+          if (e !== TOO_DEEP) throw e
+          out.push(new RefusedEntry(`metadata: nested deeper than ${maxLevel} levels`))
+          continue
+        }
+        try {
+          message = messageOf(lr.body, field(lr, "eventName"), maxLevel)
+        } catch (e) {
+          if (e !== TOO_DEEP) throw e
+          out.push(new RefusedEntry(`message: body nested deeper than ${maxLevel} levels`))
+          continue
+        }
+        const ownJson = JSON.stringify(own)
+        const ownProblem = metadataProblem(ownJson, limits.maxMetadataBytes)
+        if (ownProblem !== undefined) {
+          out.push(new RefusedEntry(ownProblem))
+          continue
+        }
+        // `{"resource":…,"scope":…,own…}` without serialising the resource again
+        const parts: Array<string> = []
+        let bytes = 2
+        if (!Object.hasOwn(own, "resource")) {
+          parts.push(`"resource":${resource.json}`)
+          bytes += 11 + resource.bytes
+        }
+        if (scope !== null && !Object.hasOwn(own, "scope")) {
+          parts.push(`"scope":${scope.json}`)
+          bytes += 8 + scope.bytes
+        }
+        if (ownJson.length > 2) {
+          parts.push(ownJson.slice(1, -1))
+          bytes += Buffer.byteLength(ownJson, "utf8") - 2
+        }
+        bytes += Math.max(0, parts.length - 1)
+        if (bytes > limits.maxMetadataBytes) {
+          out.push(new RefusedEntry(`metadata: larger than ${limits.maxMetadataBytes} bytes serialised`))
+          continue
+        }
         const entry: Record<string, unknown> = {
           time: nanosToIso(field(lr, "timeUnixNano")) ?? nanosToIso(field(lr, "observedTimeUnixNano")),
           service: service.slice(0, 100),
           level: levelOf(field(lr, "severityNumber"), field(lr, "severityText")),
-          message: messageOf(lr.body, field(lr, "eventName")),
-          metadata
+          message,
+          metadata: new SerializedMetadata(`{${parts.join(",")}}`)
         }
         const traceId = hexId(field(lr, "traceId"), ids, 32)
         if (traceId !== undefined) entry.trace_id = traceId
@@ -189,16 +413,27 @@ export const toEntries = (request: unknown, ids: IdEncoding): ReadonlyArray<Reco
 /** A decompressed OTLP body → LogTide-shaped entries, or the reason the whole body is refused. */
 export const decodeRequest = (
   format: BodyFormat,
-  bytes: Uint8Array
-): Effect.Effect<ReadonlyArray<Record<string, unknown>>, InvalidBody> =>
+  bytes: Uint8Array,
+  limits: OtlpLimits
+): Effect.Effect<ReadonlyArray<unknown>, InvalidBody | PayloadTooLarge> =>
   Effect.gen(function* () {
-    const request =
-      format === "protobuf"
-        ? yield* Either.match(decodeProtobuf(bytes), {
-            onLeft: (message) => Effect.fail(new InvalidBody({ message })),
-            onRight: Effect.succeed
-          })
-        : yield* parseJson(bytes)
-    const entries = toEntries(request, format === "protobuf" ? "base64" : "hex")
-    return typeof entries === "string" ? yield* new InvalidBody({ message: entries }) : entries
+    let request: unknown
+    let size: number
+    if (format === "protobuf") {
+      const elements = scanProtobuf(bytes, limits)
+      if (typeof elements !== "number") return yield* elements
+      size = decodedSize(bytes.length, elements)
+      request = yield* Either.match(decodeProtobuf(bytes), {
+        onLeft: (message) => Effect.fail(new InvalidBody({ message })),
+        onRight: Effect.succeed
+      })
+    } else {
+      const parsed = yield* parseJson(bytes, limits)
+      request = parsed.value
+      size = parsed.decodedSize
+    }
+    const entries = toEntries(request, format === "protobuf" ? "base64" : "hex", limits, size)
+    if (typeof entries === "string") return yield* new InvalidBody({ message: entries })
+    if (entries instanceof PayloadTooLarge) return yield* entries
+    return entries
   })

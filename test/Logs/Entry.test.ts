@@ -1,8 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
-import { entriesOf, LogEntry, validateEntries, validateEntry, type ValidEntry } from "../../src/Logs/Entry.js"
+import {
+  entriesOf,
+  LogEntry,
+  RefusedEntry,
+  SerializedMetadata,
+  validateEntries,
+  validateEntry,
+  type ValidEntry
+} from "../../src/Logs/Entry.js"
 
-const limits = { maxMessageBytes: 64 * 1024 }
+const limits = { maxMessageBytes: 64 * 1024, maxMetadataBytes: 64 * 1024, maxMetadataDepth: 20 }
 const now = new Date("2026-01-02T03:04:05.678Z")
 const ok = (raw: unknown): ValidEntry => {
   const r = validateEntry(raw, now, limits)
@@ -76,6 +84,12 @@ describe("validateEntry", () => {
     [{ ...base, metadata: [1, 2] }, /^metadata/],
     [{ ...base, metadata: "x" }, /^metadata/],
     [{ ...base, metadata: { k: "a\u0000" } }, /^metadata: must not contain NUL/],
+    [{ ...base, message: "lone \ud800 high" }, /^message: must not contain a lone surrogate/],
+    [{ ...base, service: "s\udc00" }, /^service: must not contain a lone surrogate/],
+    [{ ...base, metadata: { k: "\udfff" } }, /^metadata: must not contain a lone surrogate/],
+    [{ ...base, metadata: { "\ud83d": 1 } }, /^metadata: must not contain a lone surrogate/],
+    [{ ...base, metadata: { v: "x".repeat(64 * 1024 - 7) } }, /^metadata: larger than 65536 bytes serialised/],
+    [{ ...base, metadata: JSON.parse(`${'{"a":'.repeat(21)}1${"}".repeat(21)}`) as unknown }, /^metadata: nested/],
     [{ ...base, span_id: "123" }, /^span_id/],
     [{ ...base, span_id: "zzzzzzzzzzzzzzzz" }, /^span_id/],
     [{ ...base, trace_id: "" }, /^trace_id/],
@@ -89,6 +103,22 @@ describe("validateEntry", () => {
     [null, /^entry/]
   ])("rejects %j", (raw, expected) => {
     expect(reason(raw)).toMatch(expected)
+  })
+
+  it("refuses metadata nested 100,000 deep without overflowing the stack", () => {
+    const deep = JSON.parse(`${"[".repeat(100_000)}${"]".repeat(100_000)}`) as unknown
+    expect(reason({ ...base, metadata: { a: deep } })).toBe("metadata: nested deeper than 20 levels")
+  })
+
+  it("takes metadata of exactly 64 KiB and 20 levels, surrogate pairs, and a pre-serialised or refused entry", () => {
+    expect(ok({ ...base, metadata: { v: "x".repeat(64 * 1024 - 8) } }).metadata).toHaveLength(64 * 1024)
+    const deep = JSON.parse(`${'{"a":'.repeat(20)}1${"}".repeat(20)}`) as unknown
+    expect(JSON.parse(ok({ ...base, metadata: deep }).metadata ?? "null")).toEqual(deep)
+    expect(ok({ ...base, message: "🚀", metadata: { "🚀": "🚀", esc: "\\ud800" } }).metadata).toBe(
+      '{"🚀":"🚀","esc":"\\\\ud800"}'
+    )
+    expect(ok({ ...base, metadata: new SerializedMetadata('{"as":"is"}') }).metadata).toBe('{"as":"is"}')
+    expect(reason(new RefusedEntry("metadata: why"))).toBe("metadata: why")
   })
 
   it("does not mistake an escaped backslash before u0000 for a NUL", () => {

@@ -5,10 +5,21 @@ import { SeverityNumber } from "@opentelemetry/api-logs"
 import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs"
-import { Effect, Exit } from "effect"
-import { decompress, formatOf } from "../../src/Logs/Body.js"
-import { validateEntries } from "../../src/Logs/Entry.js"
-import { decodeRequest, encodeResponse, levelOf, responseBody } from "../../src/Logs/Otlp.js"
+import root from "@opentelemetry/otlp-transformer/build/src/generated/root.js"
+import { ConfigProvider, Effect, Exit } from "effect"
+import fc from "fast-check"
+import { decompress, formatOf, scanJson } from "../../src/Logs/Body.js"
+import { LogsConfig } from "../../src/Logs/LogsConfig.js"
+import { nestingLimit } from "../../src/Logs/Body.js"
+import { SerializedMetadata, validateEntries } from "../../src/Logs/Entry.js"
+import {
+  decodeProtobuf,
+  decodeRequest as decodeWith,
+  encodeResponse,
+  levelOf,
+  responseBody,
+  scanProtobuf
+} from "../../src/Logs/Otlp.js"
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 const SPAN_ID = "00f067aa0ba902b7"
@@ -37,7 +48,23 @@ const sdkRecords = () => {
   logger.emit({ severityNumber: SeverityNumber.FATAL, body: "" })
   return exporter.getFinishedLogRecords()
 }
-const limits = { maxMessageBytes: 65536 }
+const limits = { maxMessageBytes: 65536, maxMetadataBytes: 65536, maxMetadataDepth: 20 }
+const otlpLimits = {
+  ...limits,
+  maxExpandedBytes: 40 * 1024 * 1024,
+  maxNesting: nestingLimit(20)
+}
+
+/** The entries with their pre-serialised metadata read back as objects. */
+const decodeRequest = (format: "json" | "protobuf", bytes: Uint8Array) =>
+  Effect.map(decodeWith(format, bytes, otlpLimits), (entries) =>
+    entries.map((e) => {
+      const entry = e as Record<string, unknown>
+      return entry.metadata instanceof SerializedMetadata
+        ? { ...entry, metadata: JSON.parse(entry.metadata.json) as unknown }
+        : entry
+    })
+  )
 
 const check = (entries: ReadonlyArray<Record<string, unknown>>) => {
   expect(entries).toHaveLength(4)
@@ -145,6 +172,144 @@ describe("OTLP decoding of SDK-produced payloads", () => {
     expect(Number(decoded.partialSuccess?.rejectedLogRecords)).toBe(2)
     expect(encodeResponse(responseBody(0, ""))).toHaveLength(0)
   })
+})
+
+/** Objects in a JSON-mapping tree (each is one decoded message), strings of `idKeys`/`descriptionKeys` too. */
+const countObjects = (v: unknown): number => {
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + countObjects(x), 0)
+  if (typeof v !== "object" || v === null) return 0
+  let n = 1
+  for (const [k, x] of Object.entries(v)) {
+    n += k === "idKeys" || k === "descriptionKeys" ? (x as ReadonlyArray<unknown>).length : countObjects(x)
+  }
+  return n
+}
+
+describe("decoded size, before decoding", () => {
+  const request = (
+    root as unknown as {
+      opentelemetry: {
+        proto: {
+          collector: {
+            logs: { v1: { ExportLogsServiceRequest: { encode(this: void, m: unknown): { finish(): Uint8Array } } } }
+          }
+        }
+      }
+    }
+  ).opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest
+
+  it("the protobuf scan counts exactly the messages protobufjs decodes", () => {
+    const sdk = ProtobufLogsSerializer.serializeRequest(sdkRecords()) ?? new Uint8Array()
+    const crafted = request
+      .encode({
+        resourceLogs: [
+          {
+            resource: {
+              attributes: [{ key: "k", value: { kvlistValue: { values: [{ key: "a", value: { arrayValue: {} } }] } } }],
+              entityRefs: [{ type: "t", idKeys: ["x", "y"], descriptionKeys: ["z"] }]
+            },
+            scopeLogs: [{ scope: { name: "s", attributes: [{}] }, logRecords: [{ body: { intValue: 5 } }, {}] }]
+          }
+        ]
+      })
+      .finish()
+    for (const bytes of [sdk, crafted]) {
+      const decoded = decodeProtobuf(bytes)
+      if (decoded._tag !== "Right") throw new Error("expected a decodable body")
+      // the request itself is not counted
+      expect(scanProtobuf(bytes, otlpLimits)).toBe(countObjects(decoded.right) - 1)
+    }
+  })
+
+  it("a known field is consumed as the decoder reads it, whatever its wire type says", () => {
+    // LogRecord { time_unix_nano (fixed64) tagged as a varint }: the decoder takes the next 8 bytes as the time; read
+    // by wire type, they would be a varint then 3 empty KeyValues
+    const record = Buffer.from([0x08, 0x01, 0x32, 0x00, 0x32, 0x00, 0x32, 0x00, 0x01])
+    const request = Buffer.from([0x0a, 13, 0x12, 11, 0x12, 9, ...record])
+    const decoded = decodeProtobuf(request)
+    if (decoded._tag !== "Right") throw new Error("expected a decodable body")
+    expect(scanProtobuf(request, otlpLimits)).toBe(3)
+    expect(scanProtobuf(request, otlpLimits)).toBe(countObjects(decoded.right) - 1)
+  })
+
+  it("refuses before decoding: too many messages (413), too deep or malformed (400)", () => {
+    const frame = (inner: Uint8Array) =>
+      Buffer.concat([Buffer.from([0x0a, (inner.length % 128) | 128, inner.length >> 7]), inner])
+    // request { resource_logs { resource { attributes {} × 1000 } } }
+    const resource = frame(frame(Buffer.from(Array.from({ length: 1000 }, () => [0x0a, 0x00]).flat())))
+    const small = { ...otlpLimits, maxExpandedBytes: 10_000 }
+    expect(scanProtobuf(resource, otlpLimits)).toBe(1002)
+    expect(scanProtobuf(resource, small)).toMatchObject({ _tag: "PayloadTooLarge" })
+    expect(scanProtobuf(new Uint8Array([0x0a, 0x05, 0x0a]), otlpLimits)).toMatchObject({ _tag: "InvalidBody" })
+    expect(scanProtobuf(new Uint8Array([0x0b, 0x0c]), otlpLimits)).toMatchObject({ _tag: "InvalidBody" })
+    // brackets inside strings, after an escaped quote, do not count; after an escaped backslash they do
+    expect(scanJson(new TextEncoder().encode('{"a":"[{\\"]"}'), otlpLimits)).toBe(1)
+    expect(scanJson(new TextEncoder().encode('[{"a":"\\\\"},[]]'), otlpLimits)).toBe(3)
+    expect(scanJson(new TextEncoder().encode("[".repeat(97)), otlpLimits)).toMatchObject({ _tag: "InvalidBody" })
+    expect(scanJson(new TextEncoder().encode("[".repeat(96)), otlpLimits)).toBe(96)
+    expect(scanJson(new TextEncoder().encode("[{}]".repeat(100)), small)).toMatchObject({ _tag: "PayloadTooLarge" })
+  })
+
+  it("the JSON scan counts exactly the objects and arrays JSON.parse makes, whatever the strings hold", () => {
+    const containers = (v: unknown): number =>
+      typeof v !== "object" || v === null ? 0 : 1 + Object.values(v).reduce((n: number, x) => n + containers(x), 0)
+    const text = fc.string({ unit: fc.constantFrom("\\", '"', "[", "{", "}", "]", "a", "é", "🚀", "\n") })
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6, stringUnit: "binary" }), fc.array(text), (value, extra) => {
+        const body = JSON.stringify([value, extra])
+        expect(scanJson(new TextEncoder().encode(body), otlpLimits)).toBe(containers(JSON.parse(body)))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it.effect("a record attribute named resource or scope wins over the shared one, as before", () =>
+    Effect.gen(function* () {
+      const body = {
+        resourceLogs: [
+          {
+            resource: { attributes: [{ key: "service.name", value: { stringValue: "svc" } }] },
+            scopeLogs: [
+              {
+                scope: { name: "lib", version: "2" },
+                logRecords: [
+                  { body: { stringValue: "a" }, attributes: [{ key: "resource", value: { stringValue: "mine" } }] },
+                  { body: { stringValue: "b" }, attributes: [{ key: "scope", value: { intValue: "7" } }] },
+                  { body: { stringValue: "c" } }
+                ]
+              }
+            ]
+          }
+        ]
+      }
+      const [a, b, c] = yield* decodeRequest("json", new TextEncoder().encode(JSON.stringify(body)))
+      expect(a?.metadata).toEqual({ resource: "mine", scope: { name: "lib", version: "2" } })
+      expect(b?.metadata).toEqual({ resource: { "service.name": "svc" }, scope: 7 })
+      expect(c?.metadata).toEqual({ resource: { "service.name": "svc" }, scope: { name: "lib", version: "2" } })
+    })
+  )
+
+  it.effect("the caps come from the environment, the expanded size defaulting to 4x the body limit", () =>
+    Effect.gen(function* () {
+      const read = (env: Record<string, string>) =>
+        Effect.provide(LogsConfig, LogsConfig.Default).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+        )
+      expect(yield* read({})).toMatchObject({
+        maxExpandedBytes: 40 * 1024 * 1024,
+        maxMetadataBytes: 65536,
+        maxMetadataDepth: 20
+      })
+      expect(yield* read({ THREADLINE_INGEST_MAX_BYTES: "1000" })).toMatchObject({ maxExpandedBytes: 4000 })
+      expect(
+        yield* read({
+          THREADLINE_INGEST_MAX_EXPANDED_BYTES: "5000",
+          THREADLINE_LOG_METADATA_MAX_BYTES: "100",
+          THREADLINE_LOG_METADATA_MAX_DEPTH: "3"
+        })
+      ).toMatchObject({ maxExpandedBytes: 5000, maxMetadataBytes: 100, maxMetadataDepth: 3 })
+    })
+  )
 })
 
 describe("Body", () => {
