@@ -48,7 +48,8 @@ layer(TestDatabase.layer("limits-two-apis"), { timeout: "180 seconds", excludeTe
       Effect.gen(function* () {
         const db = yield* TestDatabaseInfo
         const env = (port: number) => ({
-          DATABASE_URL: db.ownerUrl,
+          DATABASE_URL: db.appUrl,
+          DATABASE_OWNER_URL: db.ownerUrl,
           REDIS_URL: redisUrl(),
           PORT: String(port),
           HOST: "127.0.0.1",
