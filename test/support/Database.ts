@@ -37,7 +37,7 @@ const FALLBACK_APP_PASSWORD = "threadline_app"
 
 /**
  * The app login's URL: DATABASE_URL when DATABASE_OWNER_URL is set too (`npm test`); else the superuser URL with
- * the app login and FALLBACK_APP_PASSWORD, which `ensureTemplate` gives the role.
+ * the app login and FALLBACK_APP_PASSWORD, which `createMigratedDatabase` gives the role.
  */
 const appBaseUrl = (): string => {
   if (process.env.DATABASE_OWNER_URL !== undefined && process.env.DATABASE_URL !== undefined) {
@@ -86,9 +86,6 @@ const ensureTemplate = async (admin: pg.Client, template: string): Promise<void>
   await admin.query(`CREATE DATABASE ${building}`)
   await Effect.runPromise(Migrate.runUrl(Redacted.make(urlFor(building))).pipe(Effect.orDie))
   await admin.query(`ALTER DATABASE ${building} RENAME TO ${template}`)
-  if (process.env.DATABASE_OWNER_URL === undefined) {
-    await admin.query(`ALTER ROLE threadline_app LOGIN PASSWORD '${FALLBACK_APP_PASSWORD}'`)
-  }
 }
 
 /** Creates `database` from the template of the current migrations. */
@@ -98,6 +95,9 @@ export const createMigratedDatabase = async (database: string): Promise<void> =>
     await admin.query("SELECT pg_advisory_lock($1)", [TEMPLATE_LOCK_KEY])
     try {
       await ensureTemplate(admin, template)
+      if (process.env.DATABASE_OWNER_URL === undefined) {
+        await admin.query(`ALTER ROLE threadline_app LOGIN PASSWORD '${FALLBACK_APP_PASSWORD}'`)
+      }
       await admin.query(`CREATE DATABASE ${database} TEMPLATE ${template}`)
     } finally {
       await admin.query("SELECT pg_advisory_unlock($1)", [TEMPLATE_LOCK_KEY])
