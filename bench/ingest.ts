@@ -14,7 +14,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { loadavg } from "node:os"
-import { BENCH_KEY, copyRows, freshDatabase, makeRow, type Row, withClient } from "./logs-support.js"
+import { appUrlOf, BENCH_KEY, copyRows, freshDatabase, makeRow, type Row, withClient } from "./logs-support.js"
 
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000)
 const BATCH = 1000
@@ -30,7 +30,8 @@ const startServer = async (dbUrl: string): Promise<ChildProcess> => {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--roles", "api"], {
     env: {
       ...process.env,
-      DATABASE_URL: dbUrl,
+      DATABASE_URL: appUrlOf(dbUrl),
+      DATABASE_OWNER_URL: dbUrl,
       REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6390",
       THREADLINE_QUEUE_PREFIX: `bench-ingest-${randomBytes(4).toString("hex")}`,
       THREADLINE_MIGRATE_ON_START: "false",

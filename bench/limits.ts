@@ -20,7 +20,8 @@ const N = Number(process.env.BENCH_OPS ?? 5_000)
 const CONCURRENCY = 50
 const ROUNDS = 3
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
+const DATABASE_URL =
+  process.env.DATABASE_OWNER_URL ?? process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
 const PREFIX = `tlbench-limits-${Date.now().toString(36)}`
 const ORGS = 100
 

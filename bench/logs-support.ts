@@ -7,9 +7,14 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
-import { createMigratedDatabase } from "../test/support/Database.js"
+import { createMigratedDatabase, TestDatabase } from "../test/support/Database.js"
 
-export const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
+/** The owner (superuser): creates the databases and loads rows past the policies. */
+export const serverUrl =
+  process.env.DATABASE_OWNER_URL ?? process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
+
+/** The app login's URL to the database of `ownerUrl`: what the application connects with. */
+export const appUrlOf = (ownerUrl: string): string => TestDatabase.appUrlFor(new URL(ownerUrl).pathname.slice(1))
 
 export const withClient = async <A>(url: string, f: (c: pg.Client) => Promise<A>): Promise<A> => {
   const c = new pg.Client({ connectionString: url })

@@ -15,7 +15,7 @@ import { Quota } from "../src/Logs/Quota.js"
 import { RequestLimiter } from "../src/Http/RequestLimiter.js"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
 import { clientLayer, ReadSql } from "../src/Sql/Client.js"
-import { copyRows, freshDatabase, makeRow, orgOf, percentile, withIndexesDropped } from "./logs-support.js"
+import { appUrlOf, copyRows, freshDatabase, makeRow, orgOf, percentile, withIndexesDropped } from "./logs-support.js"
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000)
 const PROJECTS = 100
@@ -86,7 +86,12 @@ const run = async () => {
     Layer.provide(
       ReadSql.fromPrimary.pipe(
         Layer.provide(
-          clientLayer({ url: Redacted.make(url), poolSize: 4, statementTimeoutMs: 60_000, applicationName: "bench" })
+          clientLayer({
+            url: Redacted.make(appUrlOf(url)),
+            poolSize: 4,
+            statementTimeoutMs: 60_000,
+            applicationName: "bench"
+          })
         ),
         Layer.orDie
       )

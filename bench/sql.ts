@@ -16,7 +16,7 @@ import { RequestContext } from "../src/RequestContext.js"
 import { clientLayer, ReadSql } from "../src/Sql/Client.js"
 import { sqlCommenter } from "../src/Sql/Comment.js"
 import { Tenant } from "../src/Sql/Tenant.js"
-import { makeRow, serverUrl, withClient } from "./logs-support.js"
+import { appUrlOf, makeRow, serverUrl, withClient } from "./logs-support.js"
 import { ctxFor, DAY, dbUrl, explainAll, now, RARE, ROUNDS, ROWS, setup } from "./sql-support.js"
 
 // ---------------------------------------------------------------- 2 and 3. timed cases
@@ -218,7 +218,7 @@ const main = async () => {
         ReadSql.fromPrimary.pipe(
           Layer.provideMerge(
             clientLayer({
-              url: Redacted.make(dbUrl),
+              url: Redacted.make(appUrlOf(dbUrl)),
               poolSize: 2,
               statementTimeoutMs: 60_000,
               applicationName: "bench-sql"

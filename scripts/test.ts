@@ -1,8 +1,8 @@
 /**
- * `npm test [-- vitest args]`: a throwaway Postgres and Redis (unless DATABASE_URL / REDIS_URL are set), then
- * `vitest run` with DATABASE_URL (superuser, database `postgres`), REDIS_URL and THREADLINE_ENV=test. Exits with
- * vitest's code; the services are stopped and their data deleted in every case. Each test file isolates itself
- * (its own database or key prefix): this runner only provides the servers.
+ * `npm test [-- vitest args]`: a throwaway Postgres and Redis (unless DATABASE_URL / REDIS_URL are set), then `vitest
+ * run` with DATABASE_URL (app login), DATABASE_OWNER_URL (superuser), REDIS_URL and THREADLINE_ENV=test (always: the
+ * program alone is production). Exits with vitest's code; the services are stopped and their data deleted in every
+ * case. Each test file isolates itself (its own database or key prefix): this runner only provides the servers.
  */
 import { Effect } from "effect"
 import { acquireServices } from "./services.js"

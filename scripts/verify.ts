@@ -26,7 +26,8 @@ runScript((shutdown) =>
     const dataDir = services.dirs.postgres
     if (dataDir === undefined) return yield* new ScriptError({ message: "expected an embedded PostgreSQL" })
     const bins = yield* PostgresBinaries
-    const url = services.env.DATABASE_URL
+    const url = services.env.DATABASE_OWNER_URL
+    if (url === undefined) return yield* new ScriptError({ message: "expected the embedded PostgreSQL's owner URL" })
     const run = new Date().toISOString().replace(/[:.]/g, "-")
     return yield* unlessShutdown(
       shutdown,
@@ -37,7 +38,14 @@ runScript((shutdown) =>
             strict: process.argv.includes("--strict"),
             overrides: process.argv.slice(2),
             dir: repoPath(`.data/verify/${run}`),
-            pg: { url, port: Number(new URL(url).port), dataDir, pgCtl: bins.pgCtl, user: bins.user }
+            pg: {
+              url,
+              appUrl: services.env.DATABASE_URL,
+              port: Number(new URL(url).port),
+              dataDir,
+              pgCtl: bins.pgCtl,
+              user: bins.user
+            }
           }),
         catch: (e) => new ScriptError({ message: e instanceof Error ? (e.stack ?? e.message) : String(e) })
       })

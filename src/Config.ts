@@ -1,17 +1,54 @@
 /**
  * Every setting, read once from the environment through `effect` Config, with defaults.
- * Secrets are `Redacted` so they never reach a log line by accident.
+ * Secrets are `Redacted` so they never reach a log line by accident. The bare program is production: development
+ * and test are chosen explicitly (the scripts set them), and production refuses to start without a strong key.
  */
+import { createHash } from "node:crypto"
 import { Config, ConfigError, Effect, Either, LogLevel, Option, Redacted } from "effect"
 
 export const Environment = Config.literal(
   "development",
   "test",
   "production"
-)("THREADLINE_ENV").pipe(Config.withDefault("development" as const))
+)("THREADLINE_ENV").pipe(Config.withDefault("production" as const))
 export type Environment = "development" | "test" | "production"
 
-const optionalUrl = (name: string) => Config.option(Config.redacted(name))
+/** An unset or empty variable is absent (`DATABASE_OWNER_URL=` in a shell or compose file). */
+const optionalUrl = (name: string) =>
+  Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((url) => Redacted.value(url).trim() !== "")))
+
+/**
+ * The fixed key `npm start` uses in development so encrypted data survives restarts. Public, hence refused in
+ * production like any other weak key.
+ */
+export const DEVELOPMENT_SECRET_KEY = createHash("sha256")
+  .update("threadline development key (not a secret)")
+  .digest("hex")
+
+/** The bytes a THREADLINE_SECRET_KEY stands for: hex (even length) or base64/base64url; undefined if neither. */
+export const decodeSecretKey = (text: string): Buffer | undefined => {
+  const value = text.trim()
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(value)) return Buffer.from(value, "hex")
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return Buffer.from(value.replace(/=+$/, ""), "base64")
+  return undefined
+}
+
+/** Distinct byte values a 32-byte key must have: random keys have about 30; patterns and repeats far fewer. */
+const MIN_DISTINCT_BYTES = 16
+
+/**
+ * Why `text` is not a production key (undefined when it is one): it must decode (hex or base64) to at least 32
+ * bytes that look random (at least 16 distinct byte values, so no repeated byte or short repeated pattern) and not
+ * be the public development key.
+ */
+export const secretKeyProblem = (text: string): string | undefined => {
+  const bytes = decodeSecretKey(text)
+  if (bytes === undefined) return "is neither hex nor base64"
+  if (bytes.length < 32) return `decodes to ${bytes.length} bytes; at least 32 are required`
+  if (new Set(bytes).size < MIN_DISTINCT_BYTES) return "is not random (too few distinct byte values)"
+  if (text.trim().toLowerCase() === DEVELOPMENT_SECRET_KEY) return "is the public development key"
+  return undefined
+}
 
 /** A comma-separated list; empty entries are dropped. */
 const list = (name: string) =>
@@ -40,16 +77,33 @@ export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
   effect: Effect.gen(function* () {
     const env = yield* Environment
     const secretKey = yield* Config.option(Config.redacted("THREADLINE_SECRET_KEY"))
-    if (env === "production" && Option.isNone(secretKey)) {
-      return yield* Effect.dieMessage("THREADLINE_SECRET_KEY is required when THREADLINE_ENV=production")
+    if (env === "production") {
+      if (Option.isNone(secretKey)) {
+        return yield* Effect.dieMessage(
+          "THREADLINE_SECRET_KEY is required in production (THREADLINE_ENV defaults to production; set " +
+            "THREADLINE_ENV=development for local work): generate one with `openssl rand -hex 32`"
+        )
+      }
+      const problem = secretKeyProblem(Redacted.value(secretKey.value))
+      if (problem !== undefined) {
+        return yield* Effect.dieMessage(
+          `THREADLINE_SECRET_KEY ${problem}: production needs 32 random bytes, e.g. \`openssl rand -hex 32\``
+        )
+      }
     }
     return {
       env,
       port: yield* Config.port("PORT").pipe(Config.withDefault(8080)),
       host: yield* Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
       databaseUrl: yield* optionalUrl("DATABASE_URL"),
+      /** The table owner: migrations and `Tenant.bypass`; DATABASE_URL (or the development server) when unset. */
+      databaseOwnerUrl: yield* optionalUrl("DATABASE_OWNER_URL"),
       databaseReadUrl: yield* optionalUrl("DATABASE_READ_URL"),
       databasePoolSize: yield* Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(10)),
+      /** The read pool (searches, statistics) is always its own, so reads cannot take the writes' connections. */
+      databaseReadPoolSize: yield* Config.integer("DATABASE_READ_POOL_SIZE").pipe(Config.withDefault(5)),
+      /** The owner pool serves only migrations at start-up and the audited bypass (system jobs). */
+      databaseOwnerPoolSize: yield* Config.integer("DATABASE_OWNER_POOL_SIZE").pipe(Config.withDefault(2)),
       statementTimeoutMs: yield* Config.integer("DATABASE_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(30_000)),
       migrateOnStart: yield* Config.boolean("THREADLINE_MIGRATE_ON_START").pipe(Config.withDefault(true)),
       redisUrl: yield* Config.redacted("REDIS_URL").pipe(Config.withDefault(Redacted.make("redis://127.0.0.1:6379"))),

@@ -15,7 +15,7 @@ import { Envelope } from "./Queue/Envelope.js"
 import { SchedulerLive, WorkersLive } from "./Queue/Jobs.js"
 import { Producer } from "./Queue/Producer.js"
 import { QueueRedis } from "./Queue/Redis.js"
-import { primaryUrl, SqlLive, StorageLive } from "./Sql/Client.js"
+import { ownerUrl, SqlLive, StorageLive } from "./Sql/Client.js"
 import { Migrate } from "./Sql/Migrate.js"
 import { UsersRepo } from "./Sql/UsersRepo.js"
 import { RequestContext } from "./RequestContext.js"
@@ -97,9 +97,9 @@ const serve = Command.make("serve", { roles }, ({ roles }) =>
   })
 ).pipe(Command.withDescription("run the API server, job workers and/or the scheduler"))
 
-/** Applies pending migrations as the login role of DATABASE_URL; safe to run while other processes start. */
+/** Applies pending migrations as the owner (DATABASE_OWNER_URL, else DATABASE_URL); safe while others start. */
 const migrate = Command.make("migrate", {}, () =>
-  Effect.flatMap(AppConfig, (config) => Migrate.runUrl(primaryUrl(config)))
+  Effect.flatMap(AppConfig, (config) => Migrate.runUrl(ownerUrl(config)))
 ).pipe(Command.withDescription("apply database migrations and exit"))
 
 /**

@@ -63,9 +63,12 @@ const MUTATIONS = new Set([
   "delivery.replay"
 ])
 const TX_CONTROL = /^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b/i
-/** Start-up and harness statements: migrations (run before any unit of work) and the suite's own queries. */
+/**
+ * Start-up and harness statements: migrations and each app pool's check of its login (run before any unit of work)
+ * and the suite's own queries.
+ */
 const HARNESS =
-  /effect_sql_migrations|^SHOW |^SELECT 1$|^select \$1::regclass|pg_advisory_xact_lock|^CREATE |^DO |^--|^ALTER |^INSERT INTO "effect_sql_migrations"|^SELECT organization_id, request_id, action FROM audit_log|^COPY|^SELECT pg_reload_conf/
+  /effect_sql_migrations|^SHOW |^SELECT 1$|^SELECT r\.rolname AS login, r\.rolsuper AS superuser|^select \$1::regclass|pg_advisory_xact_lock|^CREATE |^DO |^--|^ALTER |^INSERT INTO "effect_sql_migrations"|^SELECT organization_id, request_id, action FROM audit_log|^COPY|^SELECT pg_reload_conf/
 
 const push = <K, V>(map: Map<K, Set<V>>, key: K, value: V) => {
   const set = map.get(key)

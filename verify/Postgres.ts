@@ -8,7 +8,10 @@ import { join } from "node:path"
 import pg from "pg"
 
 export interface PgControl {
+  /** The superuser (owner): reconfiguration, checks, and the app's DATABASE_OWNER_URL. */
   readonly url: string
+  /** The app login `threadline_app`: the app's DATABASE_URL. */
+  readonly appUrl: string
   readonly port: number
   readonly dataDir: string
   readonly pgCtl: string

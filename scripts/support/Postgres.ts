@@ -8,6 +8,7 @@ import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/prom
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { Effect, Option, Schedule } from "effect"
+import pg from "pg"
 import { freePort, portOpen } from "./Network.js"
 import { withFileLock } from "./Lock.js"
 import { displayVersion, type PostgresBinaries, PostgresBinaries as Binaries, reachable } from "./PostgresBinaries.js"
@@ -22,8 +23,10 @@ export interface PostgresOptions {
 }
 
 export interface PostgresInstance {
-  /** Superuser URL to the `postgres` database. */
+  /** Superuser URL to the `postgres` database: the owner (migrations, the bypass). */
   readonly url: string
+  /** The application's login `threadline_app` (LOGIN NOINHERIT, owns nothing) to the same database. */
+  readonly appUrl: string
   readonly port: number
   readonly origin: "started" | "reused"
   readonly dataDir: string
@@ -31,6 +34,34 @@ export interface PostgresInstance {
 
 const PASSWORD = "postgres"
 const urlFor = (port: number) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`
+/** The app login and its password on an embedded (loopback, development) cluster; a deployment sets its own. */
+export const APP_LOGIN = "threadline_app"
+const APP_PASSWORD = "threadline_app"
+const appUrlFor = (port: number) => `postgres://${APP_LOGIN}:${APP_PASSWORD}@127.0.0.1:${port}/postgres`
+
+/**
+ * Creates the app login on the cluster (or makes the existing role one), with the development password; the
+ * migrations then strip it of any privilege and membership (0014). Idempotent; roles are cluster-wide.
+ */
+export const ensureAppLogin = (superuserUrl: string, password = APP_PASSWORD) =>
+  Effect.tryPromise({
+    try: async () => {
+      const client = new pg.Client({ connectionString: superuserUrl })
+      await client.connect()
+      try {
+        const literal = client.escapeLiteral(password)
+        await client.query(`DO $$
+          BEGIN
+            CREATE ROLE ${APP_LOGIN} LOGIN NOINHERIT PASSWORD ${literal};
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            ALTER ROLE ${APP_LOGIN} LOGIN NOINHERIT PASSWORD ${literal};
+          END $$`)
+      } finally {
+        await client.end()
+      }
+    },
+    catch: (e) => new ScriptError({ message: `cannot create the app login ${APP_LOGIN}: ${String(e)}` })
+  })
 
 interface Postmaster {
   readonly pid: number
@@ -182,7 +213,14 @@ const launch = (bins: PostgresBinaries, options: PostgresOptions) =>
       if (Option.isSome(existing)) {
         const { port } = existing.value
         options.log(`reusing the PostgreSQL already running on ${options.dataDir} (port ${port}); it stays running`)
-        return { url: urlFor(port), port, origin: "reused", dataDir: options.dataDir } satisfies PostgresInstance
+        yield* ensureAppLogin(urlFor(port))
+        return {
+          url: urlFor(port),
+          appUrl: appUrlFor(port),
+          port,
+          origin: "reused",
+          dataDir: options.dataDir
+        } satisfies PostgresInstance
       }
     }
     yield* initdb(bins, options)
@@ -200,8 +238,15 @@ const launch = (bins: PostgresBinaries, options: PostgresOptions) =>
         () => Effect.sync(() => process.off("exit", hook))
       )
     }
+    yield* ensureAppLogin(urlFor(port))
     options.log(`started ${displayVersion(bins.version)} on 127.0.0.1:${port} (data ${options.dataDir})`)
-    return { url: urlFor(port), port, origin: "started", dataDir: options.dataDir } satisfies PostgresInstance
+    return {
+      url: urlFor(port),
+      appUrl: appUrlFor(port),
+      port,
+      origin: "started",
+      dataDir: options.dataDir
+    } satisfies PostgresInstance
   })
 
 export const ensurePostgres = (options: PostgresOptions) =>

@@ -4,14 +4,14 @@
  * a statement outside it (or in another tenant's transaction) sees and writes none of the tenant's rows.
  *
  * `Tenant.bypass(reason, effect)` is the one way across tenants (retention, partition maintenance, scheduler
- * fan-out): only a system context may use it; it runs as the login role (`SET LOCAL ROLE NONE`, which owns the
- * tables, so no policy applies) and writes an audit row `tenant.bypass` naming the reason in the same transaction.
+ * fan-out): only a system context may use it; it runs in a transaction of the owner pool (DATABASE_OWNER_URL, a
+ * superuser or BYPASSRLS login) and writes an audit row `tenant.bypass` naming the reason in the same transaction.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, FiberRef, Option } from "effect"
 import { RequestContext } from "../RequestContext.js"
-import { APP_ROLE, ReadSql } from "./Client.js"
+import { APP_ROLE, ownerOf, ReadSql } from "./Client.js"
 
 export const TENANT_SETTING = "threadline.organization_id"
 export const BYPASS_SETTING = "threadline.bypass"
@@ -127,7 +127,9 @@ const read = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | 
 /**
  * The named, audited cross-tenant bypass. `reason` is a short stable name (`logs-retention`, `alerts-tick`); it is
  * recorded in `audit_log` (action `tenant.bypass`) and readable in SQL as `current_setting('threadline.bypass')`.
- * It cannot be nested in a tenant transaction (the role switch would outlive it there).
+ * The transaction is the owner client's (registered with the app client, Client.ts `withOwner`); statements of the
+ * app client inside `effect` run on it too (@effect/sql routes every statement to the enclosing transaction's
+ * connection). It cannot be nested in a tenant transaction, nor a tenant transaction in it.
  */
 const bypass = <A, E, R>(
   reason: string,
@@ -144,8 +146,11 @@ const bypass = <A, E, R>(
     if (Option.isSome(outer) && outer.value._tag === "tenant") {
       return yield* Effect.dieMessage(`Tenant.bypass("${reason}") inside Tenant.transaction is not allowed`)
     }
+    const owner = ownerOf(sql)
+    if (Option.isNone(owner)) {
+      return yield* Effect.dieMessage(`Tenant.bypass("${reason}") needs the owner client (DATABASE_OWNER_URL)`)
+    }
     const setup = Effect.gen(function* () {
-      yield* sql`SET LOCAL ROLE NONE`
       yield* sql`SELECT set_config(${BYPASS_SETTING}, ${reason}, true), set_config(${TENANT_SETTING}, '', true)`
       yield* sql`INSERT INTO audit_log (organization_id, project_id, actor_type, actor_id, actor_reason, action,
           target_type, target_id, request_id)
@@ -153,7 +158,7 @@ const bypass = <A, E, R>(
           'bypass', ${reason}, ${ctx.requestId})`
     })
     return yield* inTransaction(
-      sql,
+      owner.value,
       setup,
       Effect.locally(effect, currentScope, Option.some<Scope>({ _tag: "bypass", sql }))
     )

@@ -62,7 +62,9 @@ describe("SecretBox (AES-256-GCM, HKDF key)", () => {
   const withKey = (secretKey: string) =>
     SecretBox.Default.pipe(
       Layer.provide(AppConfig.Default),
-      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({ THREADLINE_SECRET_KEY: secretKey })))
+      Layer.provide(
+        Layer.setConfigProvider(ConfigProvider.fromJson({ THREADLINE_ENV: "test", THREADLINE_SECRET_KEY: secretKey }))
+      )
     )
 
   it.effect("the service takes its key from THREADLINE_SECRET_KEY; a process with another key cannot open it", () =>

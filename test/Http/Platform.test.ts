@@ -3,6 +3,7 @@
  * (valid 3.1, listing the routes of API.md that exist, errors described as ErrorBody), the Scalar page and its
  * CSP, security headers, CORS and request timeouts.
  */
+import { randomBytes } from "node:crypto"
 import { OpenApi } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
 import { Validator } from "@seriousme/openapi-schema-validator"
@@ -131,7 +132,7 @@ describe("OpenAPI document", () => {
       label: "prod",
       realApi: true,
       redis: "down",
-      config: { THREADLINE_ENV: "production", THREADLINE_SECRET_KEY: "k".repeat(64) }
+      config: { THREADLINE_ENV: "production", THREADLINE_SECRET_KEY: randomBytes(32).toString("hex") }
     }).layer,
     {
       timeout: 60_000

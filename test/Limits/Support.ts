@@ -26,7 +26,8 @@ import {
   type UserId
 } from "../../src/RequestContext.js"
 
-export const baseDatabaseUrl = process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
+export const baseDatabaseUrl =
+  process.env.DATABASE_OWNER_URL ?? process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
 export const redisUrl = (): string => {
   const url = process.env.REDIS_URL
   if (url === undefined || url === "") throw new Error("REDIS_URL must point at a real Redis for the limits tests")

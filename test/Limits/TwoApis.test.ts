@@ -4,11 +4,14 @@
  * reaches the limit, whichever process answers.
  */
 import { randomBytes } from "node:crypto"
-import { afterAll, expect, layer } from "@effect/vitest"
+import { afterAll, expect, layer, vi } from "@effect/vitest"
 import { Effect } from "effect"
 import { freePort, spawnMain } from "../main/Support.js"
 import { TestDatabase, TestDatabaseInfo } from "../support/Database.js"
 import { cleanup, redisUrl } from "./Support.js"
+
+// two child processes start and migrate: on a loaded machine (the whole suite at once) that outgrows 60 s
+vi.setConfig({ testTimeout: 120_000 })
 
 const prefix = `tltest:limits:two-apis:${process.pid}:${randomBytes(3).toString("hex")}`
 afterAll(() => cleanup(prefix))
@@ -48,7 +51,8 @@ layer(TestDatabase.layer("limits-two-apis"), { timeout: "180 seconds", excludeTe
       Effect.gen(function* () {
         const db = yield* TestDatabaseInfo
         const env = (port: number) => ({
-          DATABASE_URL: db.ownerUrl,
+          DATABASE_URL: db.appUrl,
+          DATABASE_OWNER_URL: db.ownerUrl,
           REDIS_URL: redisUrl(),
           PORT: String(port),
           HOST: "127.0.0.1",

@@ -3,7 +3,7 @@
  * table, under four walls: both (application filter + RLS), RLS alone (filter removed), the application filter
  * alone (RLS disabled on every tenant table) and — the control that proves each probe can detect a leak — neither,
  * where every probe MUST leak. Each probe runs in a transaction that is rolled back, and alpha's rows are
- * fingerprinted as the owner inside that same transaction before and after the probe.
+ * fingerprinted inside that same transaction before and after the probe. Everything runs as the app login.
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
@@ -103,16 +103,20 @@ const tableProbes: ReadonlyArray<Probe> = TENANT_TABLES.flatMap((table): Readonl
 
 class Rollback extends Data.TaggedError("Rollback")<{ readonly leaked: boolean }> {}
 
-/** alpha's rows in every tenant table, read as the owner inside the probe's own transaction. */
+/**
+ * alpha's rows in every tenant table, read inside the probe's own transaction with the application's login: the
+ * tenant setting is switched to alpha for the read and then back to the probe's own.
+ */
 const fingerprint = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`SET LOCAL ROLE NONE`
+  const [was] = yield* sql<{ org: string }>`SELECT current_setting('threadline.organization_id') AS org`
+  yield* sql`SELECT set_config('threadline.organization_id', ${alpha.org}, true)`
   const parts = TENANT_TABLES.map((t) => {
     const col = t === "organizations" ? "id" : "organization_id"
     return `(SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text)::text, '') FROM ${t} x WHERE ${col} = '${alpha.org}')`
   })
   const rows = yield* sql<{ f: string }>`SELECT concat_ws('|', ${sql.literal(parts.join(", "))}) AS f`
-  yield* sql`SELECT set_config('role', 'threadline_app', true)`
+  yield* sql`SELECT set_config('threadline.organization_id', ${was?.org ?? ""}, true)`
   return rows[0]?.f ?? ""
 })
 

@@ -36,7 +36,8 @@ const migrationIds = (url: string) =>
 const runCli = (url: string) =>
   Effect.async<{ code: number | null; out: string }>((resume) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "migrate"], {
-      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: "INFO" },
+      // an older single-URL deployment: `migrate` takes DATABASE_URL as the owner when DATABASE_OWNER_URL is unset
+      env: { ...process.env, DATABASE_URL: url, DATABASE_OWNER_URL: "", LOG_LEVEL: "INFO" },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let out = ""

@@ -27,11 +27,11 @@ const errorCode = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) ? JSON.stringify(Cause.squash(exit.cause), ["cause", "code"]) : "success"
 
 layer(TestDatabase.layer("tenant"), { timeout: 60_000 })("Tenant", (it) => {
-  it.effect("runtime connections act as threadline_app, logged in as the owner", () =>
+  it.effect("runtime connections log in as threadline_app itself, not as the owner", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const rows = yield* sql<{ currentUser: string; sessionUser: string }>`SELECT current_user, session_user`
-      expect(rows[0]).toEqual({ currentUser: "threadline_app", sessionUser: "postgres" })
+      expect(rows[0]).toEqual({ currentUser: "threadline_app", sessionUser: "threadline_app" })
       yield* insertOrg(a)
       yield* insertOrg(b)
     })

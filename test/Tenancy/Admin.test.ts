@@ -26,14 +26,14 @@ interface Ran {
   readonly stderr: string
 }
 
-/** Runs a command to completion with DATABASE_URL pointing at this file's database. */
+/** Runs a command to completion with DATABASE_URL (the app login) and DATABASE_OWNER_URL on this file's database. */
 const run = (command: string, args: ReadonlyArray<string>) =>
   Effect.flatMap(TestDatabaseInfo, (db) =>
     Effect.promise(
       () =>
         new Promise<Ran>((resolve, reject) => {
           const child = spawn(command, args, {
-            env: { ...process.env, DATABASE_URL: db.ownerUrl, LOG_LEVEL: "Error" },
+            env: { ...process.env, DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, LOG_LEVEL: "Error" },
             stdio: ["ignore", "pipe", "pipe"]
           })
           let stdout = ""

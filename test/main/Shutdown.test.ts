@@ -117,7 +117,8 @@ describe("threadline serve --roles api (child process)", () => {
           const key = yield* writeKey
           const port = yield* Effect.promise(freePort)
           const main = yield* spawnMain(["serve", "--roles", "api"], {
-            DATABASE_URL: info.ownerUrl,
+            DATABASE_URL: info.appUrl,
+            DATABASE_OWNER_URL: info.ownerUrl,
             REDIS_URL: redisUrl(),
             THREADLINE_QUEUE_PREFIX: prefix,
             THREADLINE_SHUTDOWN_TIMEOUT_MS: "30000",

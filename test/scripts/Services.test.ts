@@ -63,17 +63,29 @@ const persistentDir = Effect.acquireRelease(
 
 describe("scripts/services.ts", () => {
   it.scopedLive(
-    "throwaway: a real Postgres (superuser) and Redis without DATABASE_URL / REDIS_URL; nothing left after stop",
+    "throwaway: a real Postgres (app login + superuser owner) and Redis without DATABASE_URL / REDIS_URL; nothing left after stop",
     () =>
       Effect.gen(function* () {
         const scope = yield* childScope
         const services = yield* acquireServices(options({})).pipe(Scope.extend(scope))
         expect(services.postgres.origin).toBe("started")
         expect(services.redis.origin).toBe("started")
-        expect(services.env.DATABASE_URL).toMatch(/^postgres:\/\/postgres:postgres@127\.0\.0\.1:\d+\/postgres$/)
+        expect(services.env.DATABASE_URL).toMatch(
+          /^postgres:\/\/threadline_app:threadline_app@127\.0\.0\.1:\d+\/postgres$/
+        )
+        expect(services.env.DATABASE_OWNER_URL).toMatch(/^postgres:\/\/postgres:postgres@127\.0\.0\.1:\d+\/postgres$/)
+        // the app login exists, can log in, and is neither a superuser nor able to inherit privileges
+        const app = yield* sqlOn(
+          services.env.DATABASE_URL,
+          (sql) =>
+            sql<{ login: string; superuser: boolean; inherit: boolean }>`
+            SELECT rolname AS login, rolsuper AS superuser, rolinherit AS inherit FROM pg_roles
+            WHERE rolname = current_user`
+        )
+        expect(app).toEqual([{ login: "threadline_app", superuser: false, inherit: false }])
 
         const row = yield* sqlOn(
-          services.env.DATABASE_URL,
+          services.env.DATABASE_OWNER_URL ?? "",
           (sql) =>
             sql<{ version: number; superuser: boolean }>`
             SELECT current_setting('server_version_num')::int AS version, rolsuper AS superuser
@@ -111,7 +123,10 @@ describe("scripts/services.ts", () => {
         const a = yield* acquireServices(persistent).pipe(Scope.extend(first))
         expect([a.postgres.origin, a.redis.origin]).toEqual(["started", "started"])
         expect(a.dirs.postgres).toBe(join(dataDir, "postgres"))
-        yield* sqlOn(a.env.DATABASE_URL, (sql) => sql`CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives')`)
+        yield* sqlOn(
+          a.env.DATABASE_OWNER_URL ?? "",
+          (sql) => sql`CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives')`
+        )
         yield* redisOn(a.env.REDIS_URL, (r) => r.set("kept", "survives"))
 
         const second = yield* childScope
@@ -130,7 +145,9 @@ describe("scripts/services.ts", () => {
         const third = yield* childScope
         const c = yield* acquireServices(persistent).pipe(Scope.extend(third))
         expect([c.postgres.origin, c.redis.origin]).toEqual(["started", "started"])
-        expect(yield* sqlOn(c.env.DATABASE_URL, (sql) => sql`SELECT v FROM kept`)).toEqual([{ v: "survives" }])
+        expect(yield* sqlOn(c.env.DATABASE_OWNER_URL ?? "", (sql) => sql`SELECT v FROM kept`)).toEqual([
+          { v: "survives" }
+        ])
         expect(yield* redisOn(c.env.REDIS_URL, (r) => r.get("kept"))).toBe("survives")
         yield* Scope.close(third, Exit.void)
         expect(yield* portOpen(portOf(c.env.DATABASE_URL))).toBe(false)

@@ -8,7 +8,8 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
 
-export const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
+export const baseUrl =
+  process.env.DATABASE_OWNER_URL ?? process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
 
 const admin = async <A>(f: (c: pg.Client) => Promise<A>): Promise<A> => {
   const c = new pg.Client({ connectionString: baseUrl })
