@@ -11,6 +11,7 @@
  * `npx tsx bench/http.ts --serve raw|threadline|platform` is a server process (it reports its port over IPC);
  * BENCH_NODE_FLAGS adds node flags to the server processes (e.g. `--single-threaded-gc`).
  */
+import { randomBytes } from "node:crypto"
 import { type ChildProcess, fork } from "node:child_process"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -141,7 +142,7 @@ const serveThreadline = (platformWiring: boolean) => {
     platformWiring,
     config: {
       THREADLINE_ENV: "production",
-      THREADLINE_SECRET_KEY: "b".repeat(64),
+      THREADLINE_SECRET_KEY: randomBytes(32).toString("hex"),
       // the rate-limit step runs (a Redis round trip per authenticated request) but never refuses during a round
       THREADLINE_RATE_LIMIT_ORG_PER_MINUTE: "1000000000",
       THREADLINE_RATE_LIMIT_KEY_PER_MINUTE: "1000000000"

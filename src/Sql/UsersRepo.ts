@@ -79,7 +79,6 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("Sql/UsersRepo", {
         Effect.withSpan("UsersRepo.updatePasswordHash")
       )
 
-
     /** Whether the user is a platform administrator (false for an unknown id). */
     const isPlatformAdmin = (id: UserId) =>
       plain(sql<{ readonly isPlatformAdmin: boolean }>`SELECT is_platform_admin FROM users WHERE id = ${id}`).pipe(

@@ -4,6 +4,7 @@
  * failed request, HTTP error or CSP violation fails the test. Also: the page's CSP and self-hosted bundle over
  * HTTP, and `/docs` in production (off by default, on with THREADLINE_DOCS=true, same CSP).
  */
+import { randomBytes } from "node:crypto"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Page } from "playwright-core"
@@ -12,7 +13,7 @@ import { baseUrl, call } from "../Http/support/TestServer.js"
 import { appServer } from "../support/AppServer.js"
 import { browser, openPage, screenshot } from "../support/Browser.js"
 
-const PRODUCTION = { THREADLINE_ENV: "production", THREADLINE_SECRET_KEY: "k".repeat(64) }
+const PRODUCTION = { THREADLINE_ENV: "production", THREADLINE_SECRET_KEY: randomBytes(32).toString("hex") }
 
 interface Operation {
   /** `METHOD /path`, as the reference's per-tag "Operations" lists show it. */
