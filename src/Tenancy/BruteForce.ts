@@ -8,6 +8,7 @@ import { HttpServerRequest } from "@effect/platform"
 import { Config, Effect, Option } from "effect"
 import { TooManyRequests } from "../Http/Errors.js"
 import { QueueRedis } from "../Queue/Redis.js"
+import { normalizeEmail } from "../Sql/UsersRepo.js"
 import { bucketOf, type Cidr, clientAddress, parseTrustedProxies } from "./ClientAddress.js"
 import { sha256Hex } from "./Tokens.js"
 
@@ -103,6 +104,12 @@ export interface LoginTicket {
   readonly previous: number
 }
 
+/**
+ * The per-email bucket: the hash of the email in the form accounts are looked up by (NFKC, lower case), so a
+ * look-alike spelling (full-width letters, the Kelvin sign) that reaches the same account shares its counter.
+ */
+export const emailHash = (email: string): string => sha256Hex(normalizeEmail(email).trim())
+
 const tooMany = (ms: number) =>
   new TooManyRequests({
     message: "too many attempts; try again later",
@@ -132,8 +139,6 @@ export class BruteForce extends Effect.Service<BruteForce>()("Tenancy/BruteForce
     }
     // a bad entry stops the process at start-up rather than silently trusting nothing (or everything)
     let trusted: ReadonlyArray<Cidr> = yield* Effect.try(() => parseTrustedProxies(limits.trustedProxies))
-
-    const emailHash = (email: string) => sha256Hex(email.trim().toLowerCase())
 
     const hit = (key: string, limit: number) =>
       Effect.tryPromise(

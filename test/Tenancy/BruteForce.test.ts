@@ -71,6 +71,27 @@ layer(server.layer, { timeout: 120_000 })("brute-force limits", (it) => {
         expect((yield* login(victim.email, "typo")).status).toBe(401)
       })
   )
+  it.effect(
+    "brute force: failures under NFKC look-alikes of one email share its bucket (full width, Kelvin sign)",
+    () =>
+      Effect.gen(function* () {
+        yield* resetBruteForce
+        const victim = yield* register("kvictim")
+        yield* (yield* BruteForce).configure({ perEmail: 2 })
+        // look-alikes that the account lookup folds to the same address: full-width letters, the Kelvin sign, case
+        const fullWidth = victim.email.replace(/^k/, "\uFF4B")
+        const kelvin = victim.email.replace(/^k/, "\u212A")
+        expect(fullWidth).not.toBe(victim.email)
+        expect((yield* login(fullWidth, "guess 1")).status).toBe(401)
+        expect((yield* login(kelvin.toUpperCase(), "guess 2")).status).toBe(401)
+        // the delay is armed for the account, whatever spelling comes next, even with the right password
+        expect429(yield* login(victim.email))
+        expect429(yield* login(fullWidth))
+        expect429(yield* login(kelvin))
+        yield* endDelay("email", victim.email)
+        expect((yield* login(kelvin)).status).toBe(200)
+      })
+  )
   it.effect("brute force: X-Forwarded-For is ignored from an untrusted peer and honoured from a trusted proxy", () =>
     Effect.gen(function* () {
       yield* resetBruteForce

@@ -6,8 +6,7 @@ import { randomBytes } from "node:crypto"
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { QueueRedis } from "../../src/Queue/Redis.js"
-import { BruteForce, DEFAULT_LIMITS } from "../../src/Tenancy/BruteForce.js"
-import { sha256Hex } from "../../src/Tenancy/Tokens.js"
+import { BruteForce, DEFAULT_LIMITS, emailHash } from "../../src/Tenancy/BruteForce.js"
 import { send as req } from "../Http/support/TestServer.js"
 import type { Reply } from "./Support.js"
 
@@ -31,7 +30,7 @@ export const resetBruteForce = Effect.gen(function* () {
 export const endDelay = (kind: "email" | "ip", id: string) =>
   Effect.gen(function* () {
     const redis = yield* QueueRedis
-    const key = `${redis.prefix}:bf:login:${kind}:${kind === "email" ? sha256Hex(id.toLowerCase()) : id}`
+    const key = `${redis.prefix}:bf:login:${kind}:${kind === "email" ? emailHash(id) : id}`
     expect(yield* Effect.promise(() => redis.producer.exists(key))).toBe(1)
     yield* Effect.promise(() => redis.producer.hdel(key, "until"))
   })
