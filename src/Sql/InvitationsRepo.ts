@@ -5,7 +5,7 @@
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
-import { OrganizationId, RequestContext, type UserId } from "../RequestContext.js"
+import { OrganizationId, RequestContext, UserId } from "../RequestContext.js"
 import { after, CursorAt, cursorAt, type KeysetPage } from "./Keyset.js"
 import { Role } from "./OrganizationsRepo.js"
 import { inTenant, insertInTenant, plain } from "./RepoSupport.js"
@@ -26,7 +26,9 @@ export const InvitationState = Schema.Struct({
   ...Invitation.fields,
   acceptedAt: Schema.NullOr(Schema.DateFromSelf),
   revokedAt: Schema.NullOr(Schema.DateFromSelf),
-  expired: Schema.Boolean
+  expired: Schema.Boolean,
+  /** null once the creator's account is gone (ON DELETE SET NULL) */
+  createdBy: Schema.NullOr(UserId)
 })
 export type InvitationState = typeof InvitationState.Type
 
@@ -96,6 +98,20 @@ export class InvitationsRepo extends Effect.Service<InvitationsRepo>()("Sql/Invi
         })
       ).pipe(Effect.withSpan("InvitationsRepo.revoke"))
 
+    /** Revokes every pending invitation `userId` created (they leave the organization); the invitations revoked. */
+    const revokeCreatedBy = (userId: UserId) =>
+      scoped(
+        Effect.gen(function* () {
+          const filter = yield* Tenant.orgFilter(sql)
+          return yield* SqlSchema.findAll({
+            Request: UserId,
+            Result: Invitation,
+            execute: (u) => sql`UPDATE organization_invitations SET revoked_at = now()
+              WHERE ${filter} AND created_by = ${u} AND ${pending} RETURNING ${columns}`
+          })(userId)
+        })
+      ).pipe(Effect.withSpan("InvitationsRepo.revokeCreatedBy"))
+
     /** PRE-TENANT: the invitation and organization a token hash belongs to, whatever its state. */
     const findByTokenHash = (tokenHash: string) =>
       plain(
@@ -117,7 +133,7 @@ export class InvitationsRepo extends Effect.Service<InvitationsRepo>()("Sql/Invi
           return yield* SqlSchema.findOne({
             Request: Schema.String,
             Result: InvitationState,
-            execute: (i) => sql`SELECT ${columns}, accepted_at, revoked_at, expires_at <= now() AS expired
+            execute: (i) => sql`SELECT ${columns}, accepted_at, revoked_at, expires_at <= now() AS expired, created_by
               FROM organization_invitations WHERE ${filter} AND id = ${i} FOR UPDATE`
           })(id)
         })
@@ -134,6 +150,6 @@ export class InvitationsRepo extends Effect.Service<InvitationsRepo>()("Sql/Invi
         })
       ).pipe(Effect.withSpan("InvitationsRepo.markAccepted"))
 
-    return { insert, listPendingPage, revoke, findByTokenHash, lockForAccept, markAccepted } as const
+    return { insert, listPendingPage, revoke, revokeCreatedBy, findByTokenHash, lockForAccept, markAccepted } as const
   })
 }) {}

@@ -13,7 +13,7 @@ import { AppConfig } from "../Config.js"
 import { makeId, RequestContext } from "../RequestContext.js"
 import { type Invitation, InvitationsRepo } from "../Sql/InvitationsRepo.js"
 import { MembersRepo } from "../Sql/MembersRepo.js"
-import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
+import { OrganizationsRepo, type Role } from "../Sql/OrganizationsRepo.js"
 import { roomForOneMoreOrganization } from "./AccountHttp.js"
 import { httpContext } from "./HttpContext.js"
 import { InvitationMailer } from "./InvitationMailer.js"
@@ -30,6 +30,10 @@ const invitationView = (i: Invitation) => ({
   createdAt: i.createdAt.toISOString(),
   expiresAt: i.expiresAt.toISOString()
 })
+
+/** Who may invite whom: an owner any role, an admin admins and members, a member nobody. */
+export const mayInvite = (inviter: Role, invited: Role): boolean =>
+  inviter === "owner" || (inviter === "admin" && invited !== "owner")
 
 export const acceptUrlOf = (publicUrl: string, token: string): string =>
   `${publicUrl}/invitations/accept?token=${encodeURIComponent(token)}`
@@ -140,6 +144,11 @@ export const acceptInvitation = ({ payload }: { readonly payload: typeof AcceptI
           if (i.acceptedAt !== null) return yield* new Conflict({ message: "this invitation has already been used" })
           if (i.revokedAt !== null) return yield* new Conflict({ message: "this invitation was revoked" })
           if (i.expired) return yield* new Conflict({ message: "this invitation has expired" })
+          // its creator must still be allowed to invite this role (a removed or demoted admin's invitations lapse)
+          const creator = i.createdBy === null ? Option.none() : yield* members.find(i.createdBy)
+          if (Option.isNone(creator) || !mayInvite(creator.value.role, i.role)) {
+            return yield* new Conflict({ message: "this invitation is no longer valid" })
+          }
           yield* roomForOneMoreOrganization(userId)
           yield* members
             .add({ userId, role: i.role })

@@ -11,6 +11,7 @@ import { OrgAccess } from "../Http/OrgAccess.js"
 import { Quotas } from "../Limits/Quotas.js"
 import { ApiKeyId, makeId, ProjectId, RequestContext, UserId } from "../RequestContext.js"
 import { ApiKeysRepo, type ApiKey } from "../Sql/ApiKeysRepo.js"
+import { InvitationsRepo } from "../Sql/InvitationsRepo.js"
 import { MembersRepo, type Member } from "../Sql/MembersRepo.js"
 import { OrganizationsRepo } from "../Sql/OrganizationsRepo.js"
 import { ProjectsRepo, type Project } from "../Sql/ProjectsRepo.js"
@@ -102,6 +103,16 @@ export const removeMember = ({ path }: { readonly path: { readonly org: string; 
               return yield* new Forbidden({ message: "only an owner can remove an owner" })
             }
             if (owners.length <= 1) return yield* new Conflict({ message: "an organization keeps at least one owner" })
+          }
+          // the invitations they created go with them (else they could rejoin with one); revoked before the
+          // delete, in the order an accept locks (invitation, then membership), so the two never deadlock
+          const revoked = yield* (yield* InvitationsRepo).revokeCreatedBy(id)
+          for (const i of revoked) {
+            yield* (yield* AuditLog).record({
+              action: "invitation.revoke",
+              target: { type: "invitation", id: i.id },
+              changes: { email: i.email, reason: "creator removed" }
+            })
           }
           return yield* Effect.filterOrFail(members.remove(id), Boolean, gone("member"))
         }),
