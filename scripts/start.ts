@@ -16,26 +16,41 @@ import { repoPath, tsxLoader } from "./support/Paths.js"
  */
 const set = (value: string | undefined): value is string => value !== undefined && value !== ""
 
+/** A service URL as it may be printed: `scheme://user@host:port/db`, never a password or query (options). */
+const displayUrl = (text: string): string => {
+  try {
+    const url = new URL(text)
+    const user = url.username === "" ? "" : `${url.username}@`
+    return `${url.protocol}//${user}${url.host}${url.pathname === "/" ? "" : url.pathname}`
+  } catch {
+    return "<unparseable URL>"
+  }
+}
+
 runScript((shutdown) =>
   Effect.gen(function* () {
     const env = process.env
     const mode = env.THREADLINE_ENV ?? "development"
-    if (mode === "production" && !(set(env.DATABASE_URL) && set(env.REDIS_URL))) {
+    const adminOnly = process.argv[2] === "admin" && set(env.DATABASE_URL)
+    if (mode === "production" && !adminOnly && !(set(env.DATABASE_URL) && set(env.REDIS_URL))) {
       return yield* new ScriptError({
         message:
           "THREADLINE_ENV=production needs DATABASE_URL (and DATABASE_OWNER_URL) and REDIS_URL; embedded services " +
           "are for development."
       })
     }
-    const services = yield* unlessShutdown(
-      shutdown,
-      acquireServices({ mode: "persistent", dataDir: env.THREADLINE_DATA_DIR ?? ".data", env })
-    )
-    const owner = services.env.DATABASE_OWNER_URL
-    process.stderr.write(
-      `[services] DATABASE_URL=${services.env.DATABASE_URL} REDIS_URL=${services.env.REDIS_URL}` +
-        `${owner === undefined ? "" : ` DATABASE_OWNER_URL=${owner}`}\n`
-    )
+    // `admin` needs only the database: with DATABASE_URL set it starts nothing (no Redis either)
+    const services = adminOnly
+      ? { env: {} }
+      : yield* unlessShutdown(
+          shutdown,
+          acquireServices({ mode: "persistent", dataDir: env.THREADLINE_DATA_DIR ?? ".data", env })
+        )
+    const urls: Record<string, string | undefined> = services.env
+    const shown = ["DATABASE_URL", "REDIS_URL", "DATABASE_OWNER_URL"]
+      .filter((name) => set(urls[name]))
+      .map((name) => `${name}=${displayUrl(urls[name] ?? "")}`)
+    if (shown.length > 0) process.stderr.write(`[services] ${shown.join(" ")}\n`)
     const shutdownMs = Number.parseInt(env.THREADLINE_SHUTDOWN_TIMEOUT_MS ?? "", 10)
     return yield* runChild(
       {

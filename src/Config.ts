@@ -73,6 +73,15 @@ const publicUrl = Config.string("THREADLINE_PUBLIC_URL").pipe(
   })
 )
 
+/**
+ * What `threadline admin` needs, and nothing more (no secret key: it decrypts nothing): DATABASE_URL, else the
+ * development server's app login (src/Sql/Client.ts), and the statement timeout.
+ */
+export const AdminDatabaseConfig = Config.all({
+  databaseUrl: optionalUrl("DATABASE_URL"),
+  statementTimeoutMs: Config.integer("DATABASE_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(30_000))
+})
+
 export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
   effect: Effect.gen(function* () {
     const env = yield* Environment
@@ -119,7 +128,7 @@ export class AppConfig extends Effect.Service<AppConfig>()("Config/AppConfig", {
       alertTickSeconds: yield* Config.integer("THREADLINE_ALERT_TICK_SECONDS").pipe(Config.withDefault(60)),
       shutdownTimeoutMs: yield* Config.integer("THREADLINE_SHUTDOWN_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
       queuePrefix: yield* Config.string("THREADLINE_QUEUE_PREFIX").pipe(Config.withDefault("threadline")),
-      /** Where users reach the console: invitation accept links are `<publicUrl>/invitations/accept?token=…`. */
+      /** Where users reach the console: invitation accept links are `<publicUrl>/invitations/accept#token=…`. */
       publicUrl: yield* publicUrl,
       invitationTtlSeconds: yield* Config.integer("THREADLINE_INVITATION_TTL_SECONDS").pipe(
         Config.withDefault(7 * 86_400),

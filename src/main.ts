@@ -5,9 +5,10 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Either, Layer, Logger, Option } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Config, Console, Effect, Either, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { AlertsLive } from "./Alerts/AlertsLive.js"
-import { AppConfig } from "./Config.js"
+import { AdminDatabaseConfig, AppConfig } from "./Config.js"
 import { Retention } from "./Logs/Retention.js"
 import { HttpServerLive } from "./Http/Server.js"
 import { JsonLoggerLive } from "./Logging.js"
@@ -15,8 +16,8 @@ import { Envelope } from "./Queue/Envelope.js"
 import { SchedulerLive, WorkersLive } from "./Queue/Jobs.js"
 import { Producer } from "./Queue/Producer.js"
 import { QueueRedis } from "./Queue/Redis.js"
-import { ownerUrl, SqlLive, StorageLive } from "./Sql/Client.js"
-import { Migrate } from "./Sql/Migrate.js"
+import { clientLayer, DEV_APP_DATABASE_URL, ownerUrl, StorageLive } from "./Sql/Client.js"
+import { Migrate, MIGRATIONS_TABLE } from "./Sql/Migrate.js"
 import { UsersRepo } from "./Sql/UsersRepo.js"
 import { RequestContext } from "./RequestContext.js"
 import { TenancyLive } from "./Tenancy/TenancyLive.js"
@@ -94,22 +95,30 @@ const serve = Command.make("serve", { roles }, ({ roles }) =>
         return yield* Effect.never
       })
     )
-  })
+  }).pipe(Effect.provide(AppConfig.Default))
 ).pipe(Command.withDescription("run the API server, job workers and/or the scheduler"))
 
 /** Applies pending migrations as the owner (DATABASE_OWNER_URL, else DATABASE_URL); safe while others start. */
 const migrate = Command.make("migrate", {}, () =>
-  Effect.flatMap(AppConfig, (config) => Migrate.runUrl(ownerUrl(config)))
+  Effect.flatMap(AppConfig, (config) => Migrate.runUrl(ownerUrl(config))).pipe(Effect.provide(AppConfig.Default))
 ).pipe(Command.withDescription("apply database migrations and exit"))
 
 /**
  * `admin grant|revoke <email>`: the platform-administrator flag (who may change an organization's limits), set
  * only by the operator; audited as system work (`admin.grant` / `admin.revoke`, under `org_system`) in the same
- * transaction. An unknown email changes nothing and exits 1.
+ * transaction. An unknown email changes nothing and exits 1. It needs only DATABASE_URL (the app login or the
+ * owner): no secret key, no migration (a schema that is behind is reported: run `threadline migrate` first).
  */
 const adminCommand = (verb: "grant" | "revoke") =>
   Command.make(verb, { email: Args.text({ name: "email" }) }, ({ email }) =>
     Effect.gen(function* () {
+      if (!(yield* schemaIsCurrent)) {
+        yield* Console.error(
+          `threadline admin ${verb}: the database schema is behind this version; run \`threadline migrate\` first`
+        )
+        process.exitCode = 1
+        return
+      }
       const users = yield* UsersRepo
       const action = `admin.${verb}`
       const outcome = yield* (yield* AuditLog)
@@ -134,15 +143,48 @@ const adminCommand = (verb: "grant" | "revoke") =>
           verb === "grant" ? "now" : "no longer"
         } a platform administrator`
       )
-    }).pipe(Effect.provide(Layer.mergeAll(UsersRepo.Default, AuditLog.Default).pipe(Layer.provide(AdminSql))))
+    }).pipe(
+      Effect.provide(Layer.mergeAll(UsersRepo.Default, AuditLog.Default).pipe(Layer.provideMerge(AdminSql))),
+      Effect.catchTag("SqlError", (e) =>
+        Console.error(`threadline admin ${verb}: database error: ${e.message}`).pipe(
+          Effect.andThen(Effect.sync(() => void (process.exitCode = 1)))
+        )
+      )
+    )
   ).pipe(Command.withDescription(`${verb} the platform-administrator flag of the user with this email`))
 
-/** One connection to DATABASE_URL (migrating first when THREADLINE_MIGRATE_ON_START, like serve). */
+/**
+ * Whether the database has every migration this build knows (read from its migrations table, else from the column
+ * the command writes when the login may not read that table).
+ */
+const schemaIsCurrent = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const files = yield* Migrate.files.pipe(Effect.orDie)
+  const latest = Math.max(0, ...files.map((f) => Number.parseInt(f.slice(0, 4), 10)))
+  const [row] = yield* sql<{ column: boolean; readable: boolean }>`SELECT
+    EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+      AND table_name = 'users' AND column_name = 'is_platform_admin') AS column,
+    COALESCE(has_table_privilege(to_regclass(${MIGRATIONS_TABLE}), 'SELECT'), false) AS readable`
+  if (row === undefined || !row.column) return false
+  if (!row.readable) return true
+  const [applied] = yield* sql<{ latest: number | null }>`SELECT max(migration_id) AS latest FROM ${sql(
+    MIGRATIONS_TABLE
+  )}`
+  return (applied?.latest ?? 0) >= latest
+})
+
+/** One connection to DATABASE_URL as its login (the app login or the owner), read without the rest of AppConfig. */
 const AdminSql = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) =>
-    SqlLive.pipe(Layer.provide(Layer.succeed(AppConfig, new AppConfig({ ...config, databasePoolSize: 1 }))))
+  Effect.map(Effect.orDie(AdminDatabaseConfig), (config) =>
+    clientLayer({
+      url: Option.getOrElse(config.databaseUrl, () => Redacted.make(DEV_APP_DATABASE_URL)),
+      poolSize: 1,
+      statementTimeoutMs: config.statementTimeoutMs,
+      applicationName: "threadline-admin",
+      login: "owner"
+    })
   )
-).pipe(Layer.orDie)
+)
 
 const admin = Command.make("admin").pipe(
   Command.withSubcommands([adminCommand("grant"), adminCommand("revoke")]),
@@ -153,10 +195,11 @@ const cli = Command.make("threadline").pipe(Command.withSubcommands([serve, migr
 
 const run = Command.run(cli, { name: "threadline", version: "0.1.0" })
 
-const LogLevelLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => Logger.minimumLogLevel(config.logLevel)))
+// LOG_LEVEL alone: the full AppConfig (and its production key check) is built only by the commands that need it
+const LogLevelLive = Layer.unwrapEffect(
+  Effect.map(Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)), Logger.minimumLogLevel)
+).pipe(Layer.orDie)
 
-const MainLive = Layer.mergeAll(NodeContext.layer, JsonLoggerLive, LogLevelLive).pipe(
-  Layer.provideMerge(AppConfig.Default)
-)
+const MainLive = Layer.mergeAll(NodeContext.layer, JsonLoggerLive, LogLevelLive)
 
 run(process.argv).pipe(Effect.provide(MainLive), NodeRuntime.runMain({ disablePrettyLogger: true }))

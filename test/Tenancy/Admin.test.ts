@@ -8,6 +8,7 @@ import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import pg from "pg"
 import { asOwner, TestDatabaseInfo } from "../support/Database.js"
 import { appServer } from "../support/AppServer.js"
 import { send } from "../Http/support/TestServer.js"
@@ -26,16 +27,21 @@ interface Ran {
   readonly stderr: string
 }
 
-/** Runs a command to completion with DATABASE_URL (the app login) and DATABASE_OWNER_URL on this file's database. */
-const run = (command: string, args: ReadonlyArray<string>) =>
+/**
+ * Runs a command to completion in a minimal environment, as an operator would: PATH, HOME and DATABASE_URL only
+ * (the app login by default; `as: "owner"` the superuser; `url` any other) — no secret key, no THREADLINE_ENV.
+ */
+const run = (command: string, args: ReadonlyArray<string>, options: { as?: "app" | "owner"; url?: string } = {}) =>
   Effect.flatMap(TestDatabaseInfo, (db) =>
     Effect.promise(
       () =>
         new Promise<Ran>((resolve, reject) => {
-          const child = spawn(command, args, {
-            env: { ...process.env, DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, LOG_LEVEL: "Error" },
-            stdio: ["ignore", "pipe", "pipe"]
-          })
+          const env = {
+            PATH: process.env.PATH ?? "",
+            HOME: process.env.HOME ?? "",
+            DATABASE_URL: options.url ?? (options.as === "owner" ? db.ownerUrl : db.appUrl)
+          }
+          const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] })
           let stdout = ""
           let stderr = ""
           child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
@@ -47,6 +53,8 @@ const run = (command: string, args: ReadonlyArray<string>) =>
   )
 
 const cli = (...args: ReadonlyArray<string>) => run(process.execPath, ["--import", "tsx", "src/main.ts", ...args])
+const cliAsOwner = (...args: ReadonlyArray<string>) =>
+  run(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { as: "owner" })
 
 const user = (email: string) =>
   Effect.gen(function* () {
@@ -154,13 +162,52 @@ layer(server, { timeout: 180_000 })("platform administrators", (it) => {
     })
   )
 
-  it.effect("`npm run cli -- admin grant <email>` does the same through the scripts", () =>
+  it.effect("`npm run cli -- admin grant <email>` does the same through the scripts, starting nothing", () =>
     Effect.gen(function* () {
       const operator = yield* user(`npm-${unique()}@example.com`)
       const ran = yield* run("npm", ["run", "--silent", "cli", "--", "admin", "grant", operator.email])
       expect({ code: ran.code, stdout: ran.stdout }).toMatchObject({ code: 0 })
       expect(ran.stdout).toContain("is now a platform administrator")
+      // DATABASE_URL is set: no embedded PostgreSQL or Redis is started (nor any URL printed)
+      expect(ran.stderr).not.toContain("[services]")
       expect(yield* flag(operator.id)).toBe(true)
+    })
+  )
+
+  it.effect("as the owner login too, with neither a secret key nor migrations (none are run)", () =>
+    Effect.gen(function* () {
+      const operator = yield* user(`own-${unique()}@example.com`)
+      const ran = yield* cliAsOwner("admin", "grant", operator.email)
+      expect({ code: ran.code, stderr: ran.stderr }).toEqual({ code: 0, stderr: "" })
+      expect(ran.stdout).not.toContain("migrations applied")
+      expect(yield* flag(operator.id)).toBe(true)
+      expect((yield* adminAudit(operator.id)).map((r) => r.action)).toEqual(["admin.grant"])
+    })
+  )
+
+  it.effect("a database whose schema is behind: a clear `run threadline migrate first`, exit 1, nothing migrated", () =>
+    Effect.gen(function* () {
+      const db = yield* TestDatabaseInfo
+      const name = `behind_${unique()}`
+      yield* asOwner((c) => c.query(`CREATE DATABASE ${name}`))
+      const url = new URL(db.ownerUrl)
+      url.pathname = `/${name}`
+      const ran = yield* run(process.execPath, ["--import", "tsx", "src/main.ts", "admin", "grant", "x@example.com"], {
+        url: url.toString()
+      })
+      const tables = yield* Effect.promise(async () => {
+        const client = new pg.Client({ connectionString: url.toString() })
+        await client.connect()
+        try {
+          return (await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0]
+        } finally {
+          await client.end()
+        }
+      })
+      yield* asOwner((c) => c.query(`DROP DATABASE ${name}`))
+      expect(ran.code).toBe(1)
+      expect(ran.stderr).toContain("run `threadline migrate` first")
+      expect(tables).toEqual({ n: 0 })
     })
   )
 })
