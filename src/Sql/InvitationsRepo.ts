@@ -41,6 +41,11 @@ export interface NewInvitation {
   readonly expiresAt: Date
 }
 
+/** The reason the purge's bypass is audited with. */
+export const PURGE_BYPASS_REASON = "invitations.purge"
+/** Finished (accepted, revoked, expired) invitations are kept this many days, then purged. */
+export const PURGE_AFTER_DAYS = 30
+
 const COLUMNS = "id, email, role, created_at, expires_at"
 const PENDING = "accepted_at IS NULL AND revoked_at IS NULL"
 
@@ -112,6 +117,43 @@ export class InvitationsRepo extends Effect.Service<InvitationsRepo>()("Sql/Invi
         })
       ).pipe(Effect.withSpan("InvitationsRepo.revokeCreatedBy"))
 
+    /**
+     * What the creation limits read, under a transaction-scoped lock per organization (concurrent creations of one
+     * organization queue here): its pending invitations, those created in the last hour, and the seconds until the
+     * oldest of the latter leaves that hour.
+     */
+    const creationCounts = scoped(
+      Effect.gen(function* () {
+        const ctx = yield* RequestContext
+        const filter = yield* Tenant.orgFilter(sql)
+        yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`invitations:${ctx.organizationId}`}))`
+        const rows = yield* sql<{ pending: number; lastHour: number; freeInSeconds: number }>`SELECT
+            count(*) FILTER (WHERE ${pending} AND expires_at > now())::int AS pending,
+            count(*) FILTER (WHERE created_at > now() - interval '1 hour')::int AS last_hour,
+            COALESCE(ceil(extract(epoch FROM min(created_at) FILTER (WHERE created_at > now() - interval '1 hour')
+              + interval '1 hour' - now())), 1)::int AS free_in_seconds
+          FROM organization_invitations WHERE ${filter}`
+        return rows[0] ?? { pending: 0, lastHour: 0, freeInSeconds: 1 }
+      })
+    ).pipe(Effect.withSpan("InvitationsRepo.creationCounts"))
+
+    /**
+     * SYSTEM: deletes, in every organization, the invitations accepted, revoked or expired more than `days` ago
+     * (through the audited owner bypass); how many. For the periodic maintenance job.
+     */
+    const purgeFinished = (days: number) =>
+      Tenant.bypass(
+        PURGE_BYPASS_REASON,
+        Effect.map(
+          sql<{ n: number }>`WITH gone AS (DELETE FROM organization_invitations
+              WHERE COALESCE(accepted_at, revoked_at, expires_at) < now() - make_interval(days => ${days})
+                AND (accepted_at IS NOT NULL OR revoked_at IS NOT NULL OR expires_at < now())
+              RETURNING 1)
+            SELECT count(*)::int AS n FROM gone`,
+          (rows) => rows[0]?.n ?? 0
+        )
+      ).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.withSpan("InvitationsRepo.purgeFinished"))
+
     /** PRE-TENANT: the invitation and organization a token hash belongs to, whatever its state. */
     const findByTokenHash = (tokenHash: string) =>
       plain(
@@ -150,6 +192,16 @@ export class InvitationsRepo extends Effect.Service<InvitationsRepo>()("Sql/Invi
         })
       ).pipe(Effect.withSpan("InvitationsRepo.markAccepted"))
 
-    return { insert, listPendingPage, revoke, revokeCreatedBy, findByTokenHash, lockForAccept, markAccepted } as const
+    return {
+      insert,
+      listPendingPage,
+      revoke,
+      revokeCreatedBy,
+      creationCounts,
+      purgeFinished,
+      findByTokenHash,
+      lockForAccept,
+      markAccepted
+    } as const
   })
 }) {}

@@ -7,7 +7,8 @@
 import { Effect, Option, Redacted } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
 import { principal } from "../Http/Auth.js"
-import { Conflict, Forbidden, NotFound, Unauthorized } from "../Http/Errors.js"
+import { Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from "../Http/Errors.js"
+import { COUNT_QUOTA_RETRY_AFTER_SECONDS } from "../Limits/Quotas.js"
 import { OrgAccess } from "../Http/OrgAccess.js"
 import { AppConfig } from "../Config.js"
 import { makeId, RequestContext } from "../RequestContext.js"
@@ -17,6 +18,7 @@ import { OrganizationsRepo, type Role } from "../Sql/OrganizationsRepo.js"
 import { roomForOneMoreOrganization } from "./AccountHttp.js"
 import { httpContext } from "./HttpContext.js"
 import { InvitationMailer } from "./InvitationMailer.js"
+import { TenancyConfig } from "./TenancyConfig.js"
 import { type ListQuery, pageOf, pageRequest } from "./ListPage.js"
 import type { AcceptInvitationPayload, CreateInvitationPayload } from "./TenancySchemas.js"
 import { isWellFormedInvitationToken, mintInvitationToken, sha256Hex } from "./Tokens.js"
@@ -36,7 +38,7 @@ export const mayInvite = (inviter: Role, invited: Role): boolean =>
   inviter === "owner" || (inviter === "admin" && invited !== "owner")
 
 export const acceptUrlOf = (publicUrl: string, token: string): string =>
-  `${publicUrl}/invitations/accept?token=${encodeURIComponent(token)}`
+  `${publicUrl}/invitations/accept#token=${encodeURIComponent(token)}`
 
 export const createInvitation = ({
   path,
@@ -50,16 +52,37 @@ export const createInvitation = ({
       const config = yield* AppConfig
       const ctx = yield* RequestContext
       const minted = mintInvitationToken()
+      const invitations = yield* InvitationsRepo
+      const tenancy = yield* TenancyConfig
+      // checked under a per-organization lock in the insert's transaction: concurrent creations cannot overshoot
+      const withinLimits = Effect.gen(function* () {
+        const counts = yield* invitations.creationCounts
+        if (counts.pending >= tenancy.maxPendingInvitations) {
+          return yield* new TooManyRequests({
+            message: `this organization has ${counts.pending} pending invitations; its limit is ${tenancy.maxPendingInvitations} (revoke some first)`,
+            retryAfterSeconds: COUNT_QUOTA_RETRY_AFTER_SECONDS
+          })
+        }
+        if (counts.lastHour >= tenancy.invitationsPerHour) {
+          return yield* new TooManyRequests({
+            message: `an organization may create ${tenancy.invitationsPerHour} invitations an hour; try again later`,
+            retryAfterSeconds: Math.max(1, counts.freeInSeconds)
+          })
+        }
+      })
       const invitation = yield* (yield* AuditLog)
         .audited(
-          (yield* InvitationsRepo).insert({
-            id: makeId("inv"),
-            email: payload.email,
-            role: payload.role,
-            tokenHash: minted.hash,
-            createdBy: ctx.userId,
-            expiresAt: new Date(Date.now() + config.invitationTtlSeconds * 1000)
-          }),
+          Effect.zipRight(
+            withinLimits,
+            invitations.insert({
+              id: makeId("inv"),
+              email: payload.email,
+              role: payload.role,
+              tokenHash: minted.hash,
+              createdBy: ctx.userId,
+              expiresAt: new Date(Date.now() + config.invitationTtlSeconds * 1000)
+            })
+          ),
           (i) => ({
             action: "invitation.create",
             target: { type: "invitation", id: i.id },

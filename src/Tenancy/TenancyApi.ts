@@ -82,6 +82,8 @@ export class OrgsApi extends HttpApiGroup.make("orgs")
       .setPath(OrgPath)
       .setPayload(S.CreateInvitationPayload)
       .addSuccess(S.CreatedInvitation, created)
+      // 429 with Retry-After: THREADLINE_MAX_PENDING_INVITATIONS pending, or THREADLINE_INVITATIONS_PER_HOUR reached
+      .addError(TooManyRequests)
   )
   .add(
     HttpApiEndpoint.del("revokeInvitation", "/api/v1/orgs/:org/invitations/:invitationId")

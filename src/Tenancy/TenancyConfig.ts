@@ -1,6 +1,6 @@
 /**
  * Settings of the tenancy area that are not the HTTP platform's: the absolute session lifetime, how many
- * organizations a user may belong to, and the scrypt cost of new password hashes. Read once from the environment.
+ * organizations a user may belong to, how many invitations an organization may have, and the scrypt cost of new password hashes. Read once from the environment.
  */
 import { Config, Effect } from "effect"
 
@@ -15,6 +15,16 @@ export class TenancyConfig extends Effect.Service<TenancyConfig>()("Tenancy/Tena
       /** Organizations a user may belong to, those they created included. */
       maxOrganizationsPerUser: yield* Config.integer("THREADLINE_MAX_ORGANIZATIONS_PER_USER").pipe(
         Config.withDefault(20),
+        Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
+      ),
+      /** Pending (not accepted, revoked or expired) invitations an organization may have at once. */
+      maxPendingInvitations: yield* Config.integer("THREADLINE_MAX_PENDING_INVITATIONS").pipe(
+        Config.withDefault(100),
+        Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
+      ),
+      /** Invitations an organization may create in any hour (revoked ones count: each may have sent a mail). */
+      invitationsPerHour: yield* Config.integer("THREADLINE_INVITATIONS_PER_HOUR").pipe(
+        Config.withDefault(100),
         Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 })
       ),
       /** log2 of scrypt's N for new hashes (and for upgrading older ones at login). */

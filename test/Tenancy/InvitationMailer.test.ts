@@ -10,7 +10,7 @@ import { ConfigProvider, Effect, Layer, Logger, Redacted } from "effect"
 import { AppConfig } from "../../src/Config.js"
 import { InvitationMailer } from "../../src/Tenancy/InvitationMailer.js"
 
-const LINK = "http://localhost:8080/invitations/accept?token=tli_secretsecretsecretsecretsecretsecretsecret1"
+const LINK = "http://localhost:8080/invitations/accept#token=tli_secretsecretsecretsecretsecretsecretsecret1"
 
 const mail = {
   invitationId: "inv_0123456789abcdef01234567",
