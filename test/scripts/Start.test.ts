@@ -70,4 +70,41 @@ describe("scripts/start.ts", () => {
       }),
     120_000
   )
+
+  it.live(
+    "prints the service URLs it uses without their passwords (the operator's own URLs as well)",
+    () =>
+      Effect.gen(function* () {
+        const ran = yield* Effect.promise(
+          () =>
+            new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+              // nothing listens on port 1: the app fails to migrate at once, after the script printed the URLs
+              const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", "migrate"], {
+                env: {
+                  PATH: process.env.PATH ?? "",
+                  HOME: process.env.HOME ?? "",
+                  DATABASE_URL: "postgres://threadline_app:app-s3cret@127.0.0.1:1/threadline",
+                  DATABASE_OWNER_URL: "postgres://postgres:owner-s3cret@127.0.0.1:1/threadline?sslmode=disable",
+                  REDIS_URL: "redis://:redis-s3cret@127.0.0.1:1/0"
+                },
+                stdio: ["ignore", "pipe", "pipe"]
+              })
+              let out = ""
+              let err = ""
+              child.stdout.on("data", (c: Buffer) => (out += c.toString()))
+              child.stderr.on("data", (c: Buffer) => (err += c.toString()))
+              child.on("error", reject)
+              child.on("exit", (code) => resolve({ code, out, err }))
+            })
+        )
+        expect(ran.err).toContain(
+          "[services] DATABASE_URL=postgres://threadline_app@127.0.0.1:1/threadline REDIS_URL=redis://127.0.0.1:1/0 " +
+            "DATABASE_OWNER_URL=postgres://postgres@127.0.0.1:1/threadline"
+        )
+        for (const secret of ["app-s3cret", "owner-s3cret", "redis-s3cret"]) {
+          expect(ran.err + ran.out).not.toContain(secret)
+        }
+      }),
+    60_000
+  )
 })
