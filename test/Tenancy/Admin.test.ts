@@ -199,7 +199,10 @@ layer(server, { timeout: 180_000 })("platform administrators", (it) => {
         const client = new pg.Client({ connectionString: url.toString() })
         await client.connect()
         try {
-          return (await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0]
+          const r = await client.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`
+          )
+          return r.rows[0]
         } finally {
           await client.end()
         }
