@@ -18,6 +18,7 @@ import { Producer } from "./Queue/Producer.js"
 import { QueueRedis } from "./Queue/Redis.js"
 import { clientLayer, DEV_APP_DATABASE_URL, ownerUrl, StorageLive } from "./Sql/Client.js"
 import { Migrate, MIGRATIONS_TABLE } from "./Sql/Migrate.js"
+import { InvitationsRepo } from "./Sql/InvitationsRepo.js"
 import { UsersRepo } from "./Sql/UsersRepo.js"
 import { RequestContext } from "./RequestContext.js"
 import { TenancyLive } from "./Tenancy/TenancyLive.js"
@@ -67,7 +68,7 @@ const roleLayer = (role: Role): Layer.Layer<never, never, AppConfig> => {
       )
     case "worker":
       return WorkersLive.pipe(
-        Layer.provide(Layer.merge(AlertsLive, Retention.Default)),
+        Layer.provide(Layer.mergeAll(AlertsLive, Retention.Default, InvitationsRepo.Default)),
         Layer.provide(LimitsProcess),
         Layer.provide(Layer.merge(StorageInfra, QueueLive)),
         Layer.orDie

@@ -1,10 +1,12 @@
 /**
  * The periodic maintenance run under its own system context: creates upcoming daily `logs` partitions and removes
- * data past each organization's retention (src/Logs/Retention.ts, through the audited storage bypass).
+ * data past each organization's retention (src/Logs/Retention.ts, through the audited storage bypass), and
+ * purges invitations finished more than 30 days ago (accepted, revoked or expired; also an audited bypass).
  */
 import { Effect, Schema } from "effect"
 import { Retention } from "../../Logs/Retention.js"
 import { RequestContext } from "../../RequestContext.js"
+import { InvitationsRepo, PURGE_AFTER_DAYS } from "../../Sql/InvitationsRepo.js"
 import * as Job from "../Job.js"
 import * as Scheduler from "../Scheduler.js"
 
@@ -21,6 +23,8 @@ export const maintenanceTick = () =>
     const ctx = yield* RequestContext
     yield* Effect.logInfo("maintenance tick", { reason: ctx.actor._tag === "system" ? ctx.actor.reason : "" })
     yield* (yield* Retention).run()
+    const purged = yield* (yield* InvitationsRepo).purgeFinished(PURGE_AFTER_DAYS)
+    if (purged > 0) yield* Effect.logInfo("finished invitations purged", { count: purged })
   })
 
 export const MaintenanceSchedule = Scheduler.schedule({
