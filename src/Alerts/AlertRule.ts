@@ -95,7 +95,11 @@ export class RuleNotFound extends Data.TaggedError("Alerts/RuleNotFound")<{ read
   }
 }
 
-/** The webhook URL was refused by the outbound guard (private address, bad scheme, unresolvable): a 400. */
+/**
+ * The webhook URL was refused by the outbound guard: a 400. `reason` is what the tenant reads: the precise one for
+ * the URL's syntax (bad scheme, invalid URL), one generic reason for anything that depends on resolution or the
+ * address class (Rules.ts); `cause` keeps the detail for operators.
+ */
 export class InvalidWebhookUrl extends Data.TaggedError("Alerts/InvalidWebhookUrl")<{
   readonly reason: string
   readonly cause: DestinationRefused

@@ -8,7 +8,7 @@ import { Quotas } from "../Limits/Quotas.js"
 import { randomBytes } from "node:crypto"
 import { Effect, Option, Redacted } from "effect"
 import { AuditLog } from "../Audit/AuditLog.js"
-import { OutboundGuard } from "../Http/Outbound.js"
+import { type DestinationRefused, dependsOnNetwork, OutboundGuard } from "../Http/Outbound.js"
 import { RequestContext } from "../RequestContext.js"
 import {
   type AlertRule,
@@ -26,6 +26,9 @@ import { type RuleRow, RulesRepo, toApi } from "./RulesRepo.js"
 import { SecretBox } from "./SecretBox.js"
 
 const DEFAULT_COOLDOWN_MINUTES = 15
+
+/** What the tenant is told for every refusal that depends on resolution or the address class. */
+const NETWORK_REFUSAL = "the destination is not allowed or does not resolve"
 
 const rowOf = (id: RuleId, input: RuleInput): RuleRow => ({
   id,
@@ -59,8 +62,25 @@ export class Rules extends Effect.Service<Rules>()("Alerts/Rules", {
     const box = yield* SecretBox
     const quotas = yield* Quotas
 
+    /**
+     * A refusal that depends on resolution or the address class answers one generic reason (a precise one would
+     * tell the tenant how internal names resolve); its detail goes to the operators' warning line, with the
+     * request's context. A URL refused for its syntax keeps its precise reason.
+     */
+    const refusal = (cause: DestinationRefused) =>
+      dependsOnNetwork(cause)
+        ? Effect.as(
+            Effect.logWarning("webhook URL refused", {
+              host: cause.host,
+              address: cause.address,
+              reason: cause.reason
+            }),
+            new InvalidWebhookUrl({ reason: NETWORK_REFUSAL, cause })
+          )
+        : Effect.succeed(new InvalidWebhookUrl({ reason: cause.reason, cause }))
+
     const checkUrl = (url: string) =>
-      guard.check(url).pipe(Effect.mapError((cause) => new InvalidWebhookUrl({ reason: cause.reason, cause })))
+      guard.check(url).pipe(Effect.catchAll((cause) => Effect.flatMap(refusal(cause), Effect.fail)))
 
     const seal = (ruleId: RuleId, secret: Redacted.Redacted<string>) =>
       Effect.flatMap(RequestContext, (ctx) => box.encrypt(secret, secretOwner(ctx.organizationId, ruleId)))

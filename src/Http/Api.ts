@@ -5,7 +5,7 @@
  *
  * The OpenAPI transform states what the server really sends: every error response has the ErrorBody shape of
  * Errors.ts (the platform would describe each error class's own fields), every operation can answer 500 and 503,
- * and the two documentation routes served beside the groups are listed.
+ * every operation with a request body 413, and the two documentation routes served beside the groups are listed.
  */
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AlertsApi } from "../Alerts/AlertsApi.js"
@@ -25,6 +25,10 @@ const errorContent = { "application/json": { schema: { $ref: "#/components/schem
 
 const errorResponse = (description: string) => ({ description, content: errorContent })
 
+const PAYLOAD_TOO_LARGE =
+  "PayloadTooLarge: the body is over the route's limit (THREADLINE_MAX_JSON_BODY_BYTES, 16 KiB by default; " +
+  "ingestion routes THREADLINE_MAX_BODY_BYTES, 10 MiB)"
+
 const withErrorBodies = (op: Operation): Operation => {
   const responses: Record<string, unknown> = {}
   for (const [status, response] of Object.entries(op.responses)) {
@@ -32,6 +36,8 @@ const withErrorBodies = (op: Operation): Operation => {
   }
   responses["500"] ??= errorResponse("InternalServerError")
   responses["503"] ??= errorResponse("ServiceUnavailable: Postgres or Redis unavailable, or RequestTimeout")
+  // the server wiring's body limits apply to every route, before the route's own code
+  if (op.requestBody !== undefined) responses["413"] ??= errorResponse(PAYLOAD_TOO_LARGE)
   return { ...op, responses: responses as Operation["responses"] }
 }
 

@@ -4,7 +4,7 @@
  * - validation (`HttpApiDecodeError`, a Schema `ParseError`) → 400 with the failing paths in `details`;
  * - an unknown route → 404; a body that cannot be read → 400, or 413 past the limit;
  * - a Postgres data exception (SQLSTATE class 22: a value the database refuses) → 400 `ValidationError`, generic
- *   (routes that can name the parameter validate it before the database does);
+ *   (routes that can name the parameter validate it before the database does), logged as a warning for operators;
  * - Postgres or Redis unreachable, as a failure or a defect anywhere in the cause → 503;
  * - anything else → 500 without internals (the pretty cause only when `exposeStack`, i.e. development).
  * `Retry-After` comes from a numeric `retryAfterSeconds` field (TooManyRequests, the logs quota error), and an
@@ -27,6 +27,8 @@ export interface Classified {
   readonly retryAfterSeconds?: number
   /** Whether the cause deserves an error-level log line (5xx). */
   readonly log: boolean
+  /** Fields of a warning line for a 4xx operators should still see (a data exception), never values or SQL. */
+  readonly warn?: Record<string, string>
 }
 
 type Tagged = { readonly _tag: string; readonly message?: unknown }
@@ -55,6 +57,32 @@ export const isDataException = (u: unknown, depth = 0): boolean => {
     return typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)
   }
   return isDataException(e.cause, depth + 1)
+}
+
+/**
+ * What a data exception's Postgres error names without its values: the SQLSTATE and the identifiers (routine,
+ * constraint, schema, table, column, type). Its message, detail and hint quote values, and are left out.
+ */
+export const dataExceptionFields = (u: unknown, depth = 0): Record<string, string> | undefined => {
+  if (typeof u !== "object" || u === null || depth > 3) return undefined
+  const e = u as { _tag?: unknown; cause?: unknown }
+  if (e._tag !== "SqlError") return dataExceptionFields(e.cause, depth + 1)
+  const pg = (e.cause ?? {}) as Record<string, unknown>
+  const fields: Record<string, string> = {}
+  const names = {
+    sqlstate: "code",
+    routine: "routine",
+    constraint: "constraint",
+    schema: "schema",
+    table: "table",
+    column: "column",
+    dataType: "dataType"
+  }
+  for (const [key, from] of Object.entries(names)) {
+    const value = pg[from]
+    if (typeof value === "string" && value !== "") fields[key] = value
+  }
+  return fields
 }
 
 const INFRA_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EPIPE"])
@@ -139,8 +167,10 @@ export const classify = (cause: Cause.Cause<unknown>, exposeStack: boolean): Cla
     if (known !== undefined) return known
   }
   // before the 503 below: a SqlError that is the database refusing a value is the client's error, never shown as SQL
-  if (candidates.some((c) => isDataException(c))) {
-    return { status: 400, name: "ValidationError", message: "invalid parameter value", log: false }
+  const dataException = candidates.find((c) => isDataException(c))
+  if (dataException !== undefined) {
+    const warn = dataExceptionFields(dataException) ?? {}
+    return { status: 400, name: "ValidationError", message: "invalid parameter value", log: false, warn }
   }
   if (candidates.some((c) => isDependencyDown(c))) {
     return { status: 503, name: "ServiceUnavailable", message: "A dependency is unavailable", log: true }
@@ -164,6 +194,9 @@ export const toResponse = (c: Classified, reqId: string): HttpServerResponse.Htt
     ...(c.retryAfterSeconds !== undefined ? { headers: { "retry-after": String(c.retryAfterSeconds) } } : {})
   })
 
+const inRequest = (line: Effect.Effect<void>, reqId: string, context: RequestContextData | undefined) =>
+  context === undefined ? Effect.annotateLogs(line, { requestId: reqId }) : RequestContext.withContext(context)(line)
+
 /**
  * The log line of a request that failed, with the request's annotations like every line inside it: the pipeline
  * runs outside the handler, where the RequestContext authentication provided is gone, so it is given back here
@@ -175,16 +208,12 @@ export const logFailure = (
   cause: Cause.Cause<unknown>,
   reqId: string,
   context: RequestContextData | undefined
-): Effect.Effect<void> => {
-  const line = Effect.logError(message, fields, cause)
-  return context === undefined
-    ? Effect.annotateLogs(line, { requestId: reqId })
-    : RequestContext.withContext(context)(line)
-}
+): Effect.Effect<void> => inRequest(Effect.logError(message, fields, cause), reqId, context)
 
 /**
  * The answer for a request that ended in `cause`; 5xx causes are logged with the request's id and, once
- * authentication settled it, its tenant (`context`).
+ * authentication settled it, its tenant (`context`). A data exception's 400 gets a warning line (it may be a server
+ * bug) with its SQLSTATE and identifiers only: the cause is not attached, its pretty form quotes the values.
  */
 export const recover = (
   cause: Cause.Cause<unknown>,
@@ -194,9 +223,14 @@ export const recover = (
 ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
   const classified = classify(cause, exposeStack)
   const response = toResponse(classified, reqId)
-  return classified.log
-    ? Effect.as(logFailure("request failed", { status: classified.status }, cause, reqId, context), response)
-    : Effect.succeed(response)
+  if (classified.log) {
+    return Effect.as(logFailure("request failed", { status: classified.status }, cause, reqId, context), response)
+  }
+  if (classified.warn !== undefined) {
+    const line = Effect.logWarning("request refused by the database", { status: classified.status, ...classified.warn })
+    return Effect.as(inRequest(line, reqId, context), response)
+  }
+  return Effect.succeed(response)
 }
 
 /**

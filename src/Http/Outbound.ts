@@ -72,6 +72,16 @@ const schemeRefusal = (url: string): DestinationRefused | null => {
   return new DestinationRefused({ host: parsed.host, address: null, reason: `scheme ${parsed.protocol} not allowed` })
 }
 
+/** The reason `check` gives for a host that resolves to nothing. */
+export const UNRESOLVED = "host does not resolve"
+
+/**
+ * Whether a refusal depends on what the host resolves to or on its address class, rather than on the URL's syntax.
+ * Such a refusal's detail is for operators only: told to a tenant, it maps names inside the platform's network.
+ */
+export const dependsOnNetwork = (refused: DestinationRefused): boolean =>
+  refused.address !== null || refused.reason === UNRESOLVED
+
 const fromRefused = (refused: RefusedAddress): DestinationRefused =>
   new DestinationRefused({ host: refused.host, address: refused.address, reason: refused.range })
 
@@ -134,7 +144,7 @@ export const make = (options: OutboundOptions) =>
         catch: (cause) =>
           cause instanceof RefusedAddress
             ? fromRefused(cause)
-            : new DestinationRefused({ host, address: null, reason: "host does not resolve" })
+            : new DestinationRefused({ host, address: null, reason: UNRESOLVED })
       }).pipe(Effect.asVoid, Effect.withSpan("Outbound.check"))
     }
     return Context.make(Outbound, client).pipe(Context.add(OutboundGuard, { check }))

@@ -3,7 +3,7 @@
  * a small compressed body cannot expand past the byte limit), JSON parsing after a bound on what it decodes into.
  * Errors are the ones that refuse a body whole; they cross HTTP, so they are Schema.TaggedErrors with their status.
  */
-import { ErrorDetail } from "../Http/Errors.js"
+import { ErrorDetail, PayloadTooLarge } from "../Http/Errors.js"
 import { promisify } from "node:util"
 import { gunzip as gunzipCb, inflate as inflateCb } from "node:zlib"
 import { HttpApiSchema } from "@effect/platform"
@@ -12,11 +12,8 @@ import { Effect, Schema } from "effect"
 const gunzip = promisify(gunzipCb)
 const inflate = promisify(inflateCb)
 
-export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
-  "PayloadTooLarge",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 413 })
-) {}
+// the one 413 of the application (the server's own body limits raise it too)
+export { PayloadTooLarge }
 
 export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
   "UnsupportedMediaType",
