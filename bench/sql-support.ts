@@ -2,9 +2,8 @@
  * Shared by bench/sql.ts: the fresh, migrated `bench_sql` database with BENCH_SQL_ROWS log rows in daily partitions,
  * and the EXPLAIN ANALYZE of each search shape with and without the index meant for it (docs/storage.md §3).
  */
-import { Effect, Redacted } from "effect"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
-import { Migrate } from "../src/Sql/Migrate.js"
+import { createMigratedDatabase } from "../test/support/Database.js"
 import { copyRows, makeRow, orgOf, serverUrl, withClient, withIndexesDropped } from "./logs-support.js"
 
 export const ROWS = Number(process.env.BENCH_SQL_ROWS ?? 300_000)
@@ -35,11 +34,9 @@ export const ctxFor = (project: number) =>
   })
 
 export const setup = async (): Promise<void> => {
-  await withClient(serverUrl, async (c) => {
-    await c.query("DROP DATABASE IF EXISTS bench_sql WITH (FORCE)")
-    await c.query("CREATE DATABASE bench_sql")
-  })
-  await Effect.runPromise(Migrate.runUrl(Redacted.make(dbUrl)).pipe(Effect.orDie))
+  await withClient(serverUrl, (c) => c.query("DROP DATABASE IF EXISTS bench_sql WITH (FORCE)"))
+  // a copy of the migrated template, like every test database
+  await createMigratedDatabase("bench_sql")
   await withClient(dbUrl, async (c) => {
     for (let d = -DAYS - 1; d <= 0; d++) {
       await c.query("SELECT logs_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)", [
