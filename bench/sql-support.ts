@@ -5,9 +5,10 @@
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
 import { createMigratedDatabase } from "../test/support/Database.js"
 import { copyRows, makeRow, orgOf, serverUrl, withClient, withIndexesDropped } from "./logs-support.js"
+import { sized } from "./smoke.js"
 
-export const ROWS = Number(process.env.BENCH_SQL_ROWS ?? 300_000)
-export const ROUNDS = Number(process.env.BENCH_SQL_ROUNDS ?? 7)
+export const ROWS = sized("BENCH_SQL_ROWS", 300_000, 10_000)
+export const ROUNDS = sized("BENCH_SQL_ROUNDS", 7, 1)
 const PROJECTS = 20
 const DAYS = 7
 export const DAY = 86_400_000
