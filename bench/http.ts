@@ -30,7 +30,7 @@ import { makeSecurity } from "../src/Http/Security.js"
 import { JsonLoggerLive } from "../src/Logging.js"
 import { seed } from "../test/Http/support/TestCredentials.js"
 import { testServer } from "../test/Http/support/TestServer.js"
-import { failIf, failUnlessPositive, sized } from "./smoke.js"
+import { failIf, failUnlessPositive, sized, SMOKE } from "./smoke.js"
 
 const SECONDS = sized("BENCH_SECONDS", 5, 1)
 const ROUNDS = sized("BENCH_ROUNDS", 3, 1)
@@ -161,12 +161,16 @@ const serveThreadline = (platformWiring: boolean) => {
   })
 }
 
+/** Every server process forked, so that a failure stops them all, also those still starting. */
+const started: Array<ChildProcess> = []
+
 const start = (role: string) =>
   new Promise<{ child: ChildProcess; ready: Ready }>((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ["--serve", role], {
       stdio: ["ignore", "ignore", "inherit", "ipc"],
       execArgv: [...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== ""), "--import", "tsx"]
     })
+    started.push(child)
     child.once("message", (ready) => resolve({ child, ready: ready as Ready }))
     child.once("exit", (code) => reject(new Error(`${role} server exited with ${code}`)))
   })
@@ -203,26 +207,23 @@ const load = async (child: ChildProcess, url: string, headers: Record<string, st
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
 const main = async () => {
-  const started: Array<ChildProcess> = []
-  const up = async (role: string) => {
-    const server = await start(role)
-    started.push(server.child)
-    return server
-  }
   try {
-    await measure(up)
+    await measure(start)
   } finally {
     for (const child of started) child.kill("SIGTERM")
   }
 }
 
 const measure = async (up: typeof start) => {
-  const raw = await up("raw")
-  const rawHeaders = await up("raw-headers")
-  const nofiber = await up("wiring-nofiber")
-  const fiber = await up("wiring-fiber")
-  const tl = await up("threadline")
-  const platform = await up("platform")
+  // started together: most of their start-up is loading modules, which overlaps with the database set-up
+  const [raw, rawHeaders, nofiber, fiber, tl, platform] = await Promise.all([
+    up("raw"),
+    up("raw-headers"),
+    up("wiring-nofiber"),
+    up("wiring-fiber"),
+    up("threadline"),
+    up("platform")
+  ])
   const targets = [
     {
       name: "raw node:http, fixed JSON",
@@ -268,7 +269,8 @@ const measure = async (up: typeof start) => {
       headers: { "x-api-key": platform.ready.key ?? "" }
     }
   ]
-  for (const t of targets) await load(t.child, t.url, t.headers) // warm-up
+  // warm-up (the smoke run's single short round is its own warm-up)
+  if (!SMOKE) for (const t of targets) await load(t.child, t.url, t.headers)
   const runs = targets.map(() => ({
     rps: [] as Array<number>,
     p50: [] as Array<number>,

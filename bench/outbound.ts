@@ -19,7 +19,7 @@ import { Outbound } from "../src/Http/Outbound.js"
 import { RequestContext } from "../src/RequestContext.js"
 import { failIf, failUnlessPositive, sized } from "./smoke.js"
 
-const N = sized("BENCH_REQUESTS", 4_000, 200)
+const N = sized("BENCH_REQUESTS", 4_000, 100)
 const CONCURRENCY = 20
 const ROUNDS = sized(undefined, 5, 1)
 
