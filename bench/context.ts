@@ -6,9 +6,10 @@
 import { Context, Effect, Layer, Option, Tracer } from "effect"
 import * as AlsBridge from "../src/AlsBridge.js"
 import { RequestContext } from "../src/RequestContext.js"
+import { failUnlessPositive, sized } from "./smoke.js"
 
-const N = 200_000
-const ROUNDS = 5
+const N = sized(undefined, 200_000, 5_000)
+const ROUNDS = sized(undefined, 5, 1)
 const ctx = RequestContext.system("bench")
 const lib = async (): Promise<string | undefined> => AlsBridge.currentOrNull()?.requestId
 
@@ -73,6 +74,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const ns = (name: string) => best.get(name) ?? NaN
+for (const c of cases) failUnlessPositive(ns(c.name), c.name)
 console.log(`node ${process.version}, ${N} ops per case, best of ${ROUNDS} rounds`)
 for (const c of cases) console.log(`${c.name.padEnd(44)} ${ns(c.name).toFixed(0).padStart(7)} ns/op`)
 const ratio = (a: string, b: string) => console.log(`ratio ${a} / ${b}: ${(ns(a) / ns(b)).toFixed(2)}`)

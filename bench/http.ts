@@ -30,9 +30,10 @@ import { makeSecurity } from "../src/Http/Security.js"
 import { JsonLoggerLive } from "../src/Logging.js"
 import { seed } from "../test/Http/support/TestCredentials.js"
 import { testServer } from "../test/Http/support/TestServer.js"
+import { failIf, failUnlessPositive, sized, SMOKE } from "./smoke.js"
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const SECONDS = sized("BENCH_SECONDS", 5, 1)
+const ROUNDS = sized("BENCH_ROUNDS", 3, 1)
 const CONNECTIONS = 50
 
 /** Server processes answer "cpu" with their CPU time so far (µs), so each round also yields CPU per request. */
@@ -160,12 +161,16 @@ const serveThreadline = (platformWiring: boolean) => {
   })
 }
 
+/** Every server process forked, so that a failure stops them all, also those still starting. */
+const started: Array<ChildProcess> = []
+
 const start = (role: string) =>
   new Promise<{ child: ChildProcess; ready: Ready }>((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ["--serve", role], {
       stdio: ["ignore", "ignore", "inherit", "ipc"],
       execArgv: [...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== ""), "--import", "tsx"]
     })
+    started.push(child)
     child.once("message", (ready) => resolve({ child, ready: ready as Ready }))
     child.once("exit", (code) => reject(new Error(`${role} server exited with ${code}`)))
   })
@@ -186,9 +191,11 @@ const load = async (child: ChildProcess, url: string, headers: Record<string, st
   const before = await cpuOf(child)
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers })
   const cpu = (await cpuOf(child)) - before
-  if (result.errors > 0 || result.non2xx > 0) {
-    throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-  }
+  failIf(
+    result.errors > 0 || result.non2xx > 0 || result.timeouts > 0,
+    `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`
+  )
+  failUnlessPositive(result.requests.total, url)
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
@@ -200,12 +207,23 @@ const load = async (child: ChildProcess, url: string, headers: Record<string, st
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
 const main = async () => {
-  const raw = await start("raw")
-  const rawHeaders = await start("raw-headers")
-  const nofiber = await start("wiring-nofiber")
-  const fiber = await start("wiring-fiber")
-  const tl = await start("threadline")
-  const platform = await start("platform")
+  try {
+    await measure(start)
+  } finally {
+    for (const child of started) child.kill("SIGTERM")
+  }
+}
+
+const measure = async (up: typeof start) => {
+  // started together: most of their start-up is loading modules, which overlaps with the database set-up
+  const [raw, rawHeaders, nofiber, fiber, tl, platform] = await Promise.all([
+    up("raw"),
+    up("raw-headers"),
+    up("wiring-nofiber"),
+    up("wiring-fiber"),
+    up("threadline"),
+    up("platform")
+  ])
   const targets = [
     {
       name: "raw node:http, fixed JSON",
@@ -251,46 +269,38 @@ const main = async () => {
       headers: { "x-api-key": platform.ready.key ?? "" }
     }
   ]
-  try {
-    for (const t of targets) await load(t.child, t.url, t.headers) // warm-up
-    const runs = targets.map(() => ({
-      rps: [] as Array<number>,
-      p50: [] as Array<number>,
-      p99: [] as Array<number>,
-      cpu: [] as Array<number>
-    }))
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, t] of targets.entries()) {
-        const r = await load(t.child, t.url, t.headers)
-        runs[i]!.rps.push(r.rps)
-        runs[i]!.p50.push(r.p50)
-        runs[i]!.p99.push(r.p99)
-        runs[i]!.cpu.push(r.cpuPerRequest)
-      }
-    }
-    const base = median(runs[0]!.rps)
-    const baseCpu = median(runs[0]!.cpu)
-    console.log(
-      `${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS}s, medians; load average ${loadavg()[0]?.toFixed(1)}`
-    )
-    console.log(
-      "| target | req/s | ratio to raw | server CPU µs/req | CPU ratio (raw/x) | p50 ms | p99 ms | req/s per round |\n|---|---|---|---|---|---|---|---|"
-    )
+  // warm-up (the smoke run's single short round is its own warm-up)
+  if (!SMOKE) for (const t of targets) await load(t.child, t.url, t.headers)
+  const runs = targets.map(() => ({
+    rps: [] as Array<number>,
+    p50: [] as Array<number>,
+    p99: [] as Array<number>,
+    cpu: [] as Array<number>
+  }))
+  for (let round = 0; round < ROUNDS; round++) {
     for (const [i, t] of targets.entries()) {
-      const r = runs[i]!
-      const rps = median(r.rps)
-      const cpu = median(r.cpu)
-      console.log(
-        `| ${t.name} | ${Math.round(rps)} | ${(rps / base).toFixed(2)} | ${cpu.toFixed(1)} | ${(baseCpu / cpu).toFixed(2)} | ${median(r.p50)} | ${median(r.p99)} | ${r.rps.map(Math.round).join(" / ")} |`
-      )
+      const r = await load(t.child, t.url, t.headers)
+      runs[i]!.rps.push(r.rps)
+      runs[i]!.p50.push(r.p50)
+      runs[i]!.p99.push(r.p99)
+      runs[i]!.cpu.push(r.cpuPerRequest)
     }
-  } finally {
-    raw.child.kill("SIGTERM")
-    rawHeaders.child.kill("SIGTERM")
-    nofiber.child.kill("SIGTERM")
-    fiber.child.kill("SIGTERM")
-    tl.child.kill("SIGTERM")
-    platform.child.kill("SIGTERM")
+  }
+  const base = median(runs[0]!.rps)
+  const baseCpu = median(runs[0]!.cpu)
+  console.log(
+    `${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS}s, medians; load average ${loadavg()[0]?.toFixed(1)}`
+  )
+  console.log(
+    "| target | req/s | ratio to raw | server CPU µs/req | CPU ratio (raw/x) | p50 ms | p99 ms | req/s per round |\n|---|---|---|---|---|---|---|---|"
+  )
+  for (const [i, t] of targets.entries()) {
+    const r = runs[i]!
+    const rps = median(r.rps)
+    const cpu = median(r.cpu)
+    console.log(
+      `| ${t.name} | ${Math.round(rps)} | ${(rps / base).toFixed(2)} | ${cpu.toFixed(1)} | ${(baseCpu / cpu).toFixed(2)} | ${median(r.p50)} | ${median(r.p99)} | ${r.rps.map(Math.round).join(" / ")} |`
+    )
   }
 }
 

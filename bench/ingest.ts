@@ -15,8 +15,9 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { loadavg } from "node:os"
 import { appUrlOf, BENCH_KEY, copyRows, freshDatabase, makeRow, type Row, withClient } from "./logs-support.js"
+import { failUnlessPositive, sized } from "./smoke.js"
 
-const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000)
+const ENTRIES = sized("BENCH_ENTRIES", 1_000_000, 5_000)
 const BATCH = 1000
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
 const COPY_STREAMS = Number(process.env.BENCH_COPY_STREAMS ?? 2)
@@ -99,6 +100,7 @@ const main = async () => {
     await copyRows(url, 0, ENTRIES, COPY_STREAMS, (i) => ({ ...row(i), project: 0 }))
     const copySeconds = (performance.now() - t1) / 1000
     const copyLoad = loadavg()[0] ?? 0
+    failUnlessPositive(copySeconds, "raw COPY")
     const api = ENTRIES / apiSeconds
     const copy = ENTRIES / copySeconds
     console.log(

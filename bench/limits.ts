@@ -10,15 +10,17 @@ import { ConfigProvider, Effect, Layer, Logger, LogLevel } from "effect"
 import { Redis } from "ioredis"
 import { RateLimiterRedis } from "rate-limiter-flexible"
 import { AppConfig } from "../src/Config.js"
-import { OverridesSql } from "../src/Limits/OverridesSql.js"
+import { AuditLog } from "../src/Audit/AuditLog.js"
+import { LimitsAuditLive, OverridesStoreLive, ResourceCountsLive } from "../src/Limits/LimitsStorage.js"
 import { Quotas } from "../src/Limits/Quotas.js"
 import { RateLimiter } from "../src/Limits/RateLimiter.js"
 import { type ApiKeyId, type OrganizationId, RequestContext, type UserId } from "../src/RequestContext.js"
-import { databaseLayer, LimitsAuditSql, ResourceCountsSql } from "../test/Limits/Support.js"
+import { TestDatabase } from "../test/support/Database.js"
+import { failUnlessPositive, sized } from "./smoke.js"
 
-const N = Number(process.env.BENCH_OPS ?? 5_000)
+const N = sized("BENCH_OPS", 5_000, 200)
 const CONCURRENCY = 50
-const ROUNDS = 3
+const ROUNDS = sized(undefined, 3, 1)
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const DATABASE_URL =
   process.env.DATABASE_OWNER_URL ?? process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:55432/postgres"
@@ -26,6 +28,8 @@ const PREFIX = `tlbench-limits-${Date.now().toString(36)}`
 const ORGS = 100
 
 const env = new Map([
+  // a benchmark is development work: production would require a secret key
+  ["THREADLINE_ENV", "development"],
   ["REDIS_URL", REDIS_URL],
   ["DATABASE_URL", DATABASE_URL],
   ["THREADLINE_LIMITS_PREFIX", PREFIX],
@@ -33,10 +37,11 @@ const env = new Map([
   ["THREADLINE_RATE_LIMIT_KEY_PER_MINUTE", "1000000000"]
 ])
 
-/** The ports on real tables in a database of their own (the limits tests' fixtures), dropped at the end. */
+/** The ports as the application wires them, on a copy of the migrated template (as the app login), dropped at the end. */
 const Live = Layer.mergeAll(RateLimiter.Default, Quotas.Default).pipe(
-  Layer.provide(Layer.mergeAll(OverridesSql, ResourceCountsSql, LimitsAuditSql)),
-  Layer.provide(databaseLayer("bench")),
+  Layer.provide(Layer.mergeAll(OverridesStoreLive, ResourceCountsLive, LimitsAuditLive)),
+  Layer.provide(AuditLog.Default),
+  Layer.provide(TestDatabase.layer("bench-limits")),
   Layer.provide(AppConfig.Default),
   Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(env))),
   Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
@@ -101,6 +106,7 @@ const program = Effect.gen(function* () {
       results[name]!.conc.push(yield* Effect.promise(() => time(CONCURRENCY, op)))
     }
   }
+  for (const [name, r] of Object.entries(results)) for (const t of [...r.seq, ...r.conc]) failUnlessPositive(t, name)
   const ping = results.PING!
   console.log(`${N} ops per case, ${ROUNDS} rounds, medians; ratio = time / PING time in the same round`)
   console.log("case | µs/op one at a time | ratio | ops/s at 50 in flight | ratio")

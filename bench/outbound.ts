@@ -17,10 +17,11 @@ import { makeEventId } from "../src/Alerts/WebhookPayload.js"
 import { WebhookSender } from "../src/Alerts/WebhookSender.js"
 import { Outbound } from "../src/Http/Outbound.js"
 import { RequestContext } from "../src/RequestContext.js"
+import { failIf, failUnlessPositive, sized } from "./smoke.js"
 
-const N = Number(process.env.BENCH_REQUESTS ?? 4_000)
+const N = sized("BENCH_REQUESTS", 4_000, 100)
 const CONCURRENCY = 20
-const ROUNDS = 5
+const ROUNDS = sized(undefined, 5, 1)
 
 const ctx = RequestContext.system("bench")
 const payload = {
@@ -41,11 +42,15 @@ const payload = {
   }
 } as const
 
+/** Requests the receivers answered: every POST of every run must have reached one. */
+let served = 0
+
 const startServer = (close: boolean) =>
   new Promise<{ url: string; stop: () => Promise<void> }>((done) => {
     const server = createServer((req, res) => {
       req.resume()
       req.on("end", () => {
+        served++
         res.writeHead(200, close ? { connection: "close" } : {})
         res.end("ok")
       })
@@ -80,6 +85,7 @@ const rawUndici = async (url: string) => {
         while (next++ < N) {
           const res = await agent.request({ origin, path: pathname, method: "POST", body: "{}" })
           await res.body.text()
+          failIf(res.statusCode !== 200, `undici: answered ${res.statusCode}`)
         }
       })
     )
@@ -134,6 +140,7 @@ const scenario = async (label: string, close: boolean) => {
     ["outbound", () => inEffect(url, layer, "outbound")],
     ["webhook", () => inEffect(url, layer, "webhook")]
   ]
+  served = 0
   for (const [, run] of variants) await run() // warm-up: the JIT, not the first variant, pays for it
   // The order rotates per round so that drift on a noisy machine does not favour one variant.
   for (let round = 0; round < ROUNDS; round++) {
@@ -143,6 +150,11 @@ const scenario = async (label: string, close: boolean) => {
     }
   }
   await stop()
+  failIf(
+    served !== N * variants.length * (ROUNDS + 1),
+    `${label}: ${served} POSTs served of ${N * variants.length * (ROUNDS + 1)}`
+  )
+  for (const [name, rates] of Object.entries(rows)) for (const r of rates) failUnlessPositive(r, `${label}, ${name}`)
   const ratio = (name: string) => median(rows[name]!.map((r, i) => r / rows.effect![i]!)).toFixed(2)
   console.log(`\n${label}: ${N} POSTs, concurrency ${CONCURRENCY}, ${ROUNDS} rounds (req/s median; ratio to effect)`)
   for (const name of Object.keys(rows)) {

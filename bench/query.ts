@@ -16,11 +16,12 @@ import { RequestLimiter } from "../src/Http/RequestLimiter.js"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
 import { clientLayer, ReadSql } from "../src/Sql/Client.js"
 import { appUrlOf, copyRows, freshDatabase, makeRow, orgOf, percentile, withIndexesDropped } from "./logs-support.js"
+import { failIf, failUnlessPositive, sized } from "./smoke.js"
 
-const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000)
+const ROWS = sized("BENCH_ROWS", 5_000_000, 20_000)
 const PROJECTS = 100
 const DAYS = 30
-const RUNS = Number(process.env.BENCH_RUNS ?? 40)
+const RUNS = sized("BENCH_RUNS", 40, 3)
 const WORDS = ["timeout", "payment", "refused", "cache", "retry", "database", "checkout", "upstream"]
 
 const context = (project: number) =>
@@ -59,6 +60,9 @@ const measure = (now: number, traceIds: ReadonlyArray<{ project: number; traceId
           counts.push(reply.logs.length)
         }
       }
+      failUnlessPositive(percentile(times, 50), c.name)
+      // every run looks up a trace id that exists: it finds at least its row
+      failIf(c.name === "a trace id" && Math.min(...counts) < 1, `${c.name}: a run found no rows`)
       const p = (n: number) => percentile(times, n).toFixed(1)
       const load = (loadavg()[0] ?? 0).toFixed(2)
       console.log(`| ${c.name} | ${p(50)} | ${p(95)} | ${percentile(counts, 50)} | ${load} |`)

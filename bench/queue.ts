@@ -19,13 +19,14 @@ import { Redis } from "ioredis"
 import type { Envelope as EnvelopeTag } from "../src/Queue/Envelope.js"
 import * as Job from "../src/Queue/Job.js"
 import type { RequestContextData } from "../src/RequestContext.js"
+import { failUnlessPositive, sized } from "./smoke.js"
 
 type EnvelopeService = EnvelopeTag
 
-const N = Number(process.env.BENCH_JOBS ?? 20_000)
+const N = sized("BENCH_JOBS", 20_000, 500)
 const CONCURRENCY = 50
 const BULK = 100
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const ROUNDS = sized("BENCH_ROUNDS", 3, 1)
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const PREFIX = `tlbench-${Date.now().toString(36)}`
 
@@ -121,6 +122,8 @@ const layerOf = (m: Modules) =>
       Layer.setConfigProvider(
         ConfigProvider.fromMap(
           new Map([
+            // a benchmark is development work: production would require a secret key
+            ["THREADLINE_ENV", "development"],
             ["REDIS_URL", REDIS_URL],
             ["THREADLINE_QUEUE_PREFIX", PREFIX]
           ])
@@ -227,6 +230,7 @@ const main = async () => {
       const before = process.cpuUsage()
       const ms = await run(`${label.toLowerCase().replace(/\W+/g, "-")}-${round}`)
       const used = process.cpuUsage(before)
+      failUnlessPositive(ms, label)
       times.get(label)!.push(ms)
       cpu.get(label)!.push((used.user + used.system) / N)
       line.push(`${label} ${rate(ms)}`)

@@ -2,13 +2,13 @@
  * Shared by bench/sql.ts: the fresh, migrated `bench_sql` database with BENCH_SQL_ROWS log rows in daily partitions,
  * and the EXPLAIN ANALYZE of each search shape with and without the index meant for it (docs/storage.md §3).
  */
-import { Effect, Redacted } from "effect"
 import { type ApiKeyId, type OrganizationId, type ProjectId, RequestContext } from "../src/RequestContext.js"
-import { Migrate } from "../src/Sql/Migrate.js"
+import { createMigratedDatabase } from "../test/support/Database.js"
 import { copyRows, makeRow, orgOf, serverUrl, withClient, withIndexesDropped } from "./logs-support.js"
+import { sized } from "./smoke.js"
 
-export const ROWS = Number(process.env.BENCH_SQL_ROWS ?? 300_000)
-export const ROUNDS = Number(process.env.BENCH_SQL_ROUNDS ?? 7)
+export const ROWS = sized("BENCH_SQL_ROWS", 300_000, 10_000)
+export const ROUNDS = sized("BENCH_SQL_ROUNDS", 7, 1)
 const PROJECTS = 20
 const DAYS = 7
 export const DAY = 86_400_000
@@ -35,11 +35,9 @@ export const ctxFor = (project: number) =>
   })
 
 export const setup = async (): Promise<void> => {
-  await withClient(serverUrl, async (c) => {
-    await c.query("DROP DATABASE IF EXISTS bench_sql WITH (FORCE)")
-    await c.query("CREATE DATABASE bench_sql")
-  })
-  await Effect.runPromise(Migrate.runUrl(Redacted.make(dbUrl)).pipe(Effect.orDie))
+  await withClient(serverUrl, (c) => c.query("DROP DATABASE IF EXISTS bench_sql WITH (FORCE)"))
+  // a copy of the migrated template, like every test database
+  await createMigratedDatabase("bench_sql")
   await withClient(dbUrl, async (c) => {
     for (let d = -DAYS - 1; d <= 0; d++) {
       await c.query("SELECT logs_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)", [

@@ -17,6 +17,7 @@ import { clientLayer, ReadSql } from "../src/Sql/Client.js"
 import { sqlCommenter } from "../src/Sql/Comment.js"
 import { Tenant } from "../src/Sql/Tenant.js"
 import { appUrlOf, makeRow, serverUrl, withClient } from "./logs-support.js"
+import { failUnlessPositive, sized } from "./smoke.js"
 import { ctxFor, DAY, dbUrl, explainAll, now, RARE, ROUNDS, ROWS, setup } from "./sql-support.js"
 
 // ---------------------------------------------------------------- 2 and 3. timed cases
@@ -78,6 +79,7 @@ const report = (title: string, rows: ReadonlyArray<{ name: string; us: number }>
   const ref = rows[base]?.us ?? NaN
   console.log(`\n## ${title}\n\n| case | µs per op | ratio to "${rows[base]?.name}" |\n|---|---|---|`)
   for (const r of rows) console.log(`| ${r.name} | ${r.us.toFixed(1)} | ${(r.us / ref).toFixed(3)} |`)
+  for (const r of rows) failUnlessPositive(r.us, r.name)
 }
 
 const measure = Effect.gen(function* () {
@@ -87,7 +89,7 @@ const measure = Effect.gen(function* () {
   const ctx = ctxFor(3)
   // ingestion goes to a project of its own, so the searched project keeps the loaded shape
   const ingestCtx = ctxFor(99)
-  const BATCHES = 20
+  const BATCHES = sized(undefined, 20, 2)
   const batches = Array.from({ length: BATCHES }, (_, k) => batch(k))
   const ingestRun = <R>(f: (b: ReturnType<typeof batch>) => Effect.Effect<unknown, unknown, R>) =>
     Effect.forEach(batches, (b) => f(b), { discard: true })
@@ -130,7 +132,7 @@ const measure = Effect.gen(function* () {
       extra: app`AND to_tsvector('simple', message) @@ websearch_to_tsquery('simple', ${RARE})`
     }
   ]
-  const N = 20
+  const N = sized(undefined, 20, 3)
   const searchCases: Array<Case> = searches.flatMap((s) => [
     {
       name: `${s.name}, RLS on (Tenant.read)`,
@@ -172,7 +174,7 @@ const measure = Effect.gen(function* () {
     report(`Search: ${searches[i]?.name} (per page of 100)`, rows, 1)
   }
 
-  const M = 2000
+  const M = sized(undefined, 2000, 100)
   const one = Effect.forEach(
     Array.from({ length: M }, (_, i) => i),
     (i) => app`SELECT ${i}::int AS i`,
@@ -190,7 +192,7 @@ const measure = Effect.gen(function* () {
   report("sqlcommenter: one-row SELECT on a pooled connection (per statement)", comment, 1)
 
   // the CPU the transformer adds to building a statement, without the round trip that hides it above
-  const K = 50_000
+  const K = sized(undefined, 50_000, 2_000)
   const span = yield* Effect.makeSpan("bench")
   const build = (commented: boolean) =>
     Effect.withFiberRuntime<void>((fiber) => {

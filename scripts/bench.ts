@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- name ...]`: throwaway Postgres and Redis (unless DATABASE_URL / REDIS_URL are set), then each
- * benchmark in bench/ in turn (or only the ones named, e.g. `context` or `bench/queue.ts`) with their URLs.
- * A file that another bench file refers to by path (a shared module, a server a benchmark spawns) is a helper,
- * not a benchmark, and is not run on its own.
+ * benchmark in bench/ in turn (or only the ones named, e.g. `context`); exits 1 if any fails. BENCH_SMOKE=1 runs
+ * each at a tiny size (bench/smoke.ts), as CI does. A file that another bench file refers to by path (a shared
+ * module, a server a benchmark spawns) is a helper, not a benchmark, and is not run on its own.
  */
 import { readdir, readFile } from "node:fs/promises"
 import { basename } from "node:path"
@@ -52,6 +52,7 @@ runScript((shutdown) =>
     const failed: Array<string> = []
     for (const file of files) {
       process.stderr.write(`\n=== bench/${file}\n`)
+      const started = Date.now()
       const code = yield* runChild(
         {
           command: process.execPath,
@@ -62,6 +63,7 @@ runScript((shutdown) =>
         },
         shutdown
       )
+      process.stderr.write(`=== bench/${file}: exit ${code} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
       if (code !== 0) failed.push(`${file} (exit ${code})`)
       if (yield* Deferred.isDone(shutdown)) break
     }

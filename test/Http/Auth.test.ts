@@ -3,11 +3,10 @@
  * Postgres tables: which credential is used, the error each case gets, the context handlers see, and organization
  * routes (404 for non-members and unknown organizations alike, 403 for a missing role).
  */
-import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { SYSTEM_ORGANIZATION_ID } from "../../src/RequestContext.js"
-import { seed } from "./support/TestCredentials.js"
+import { ownerSql, seed } from "./support/TestCredentials.js"
 import { baseUrl, call, testServer } from "./support/TestServer.js"
 
 const server = testServer({ label: "auth" })
@@ -157,10 +156,10 @@ layer(server.layer, { timeout: 60_000 })("authentication", (it) => {
   it.effect("membership is checked on every request (not cached): a removed member gets 404 at once", () =>
     Effect.gen(function* () {
       const fx = yield* seed
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
       const member = { authorization: `Bearer ${fx.sessions.member}` }
       expect((yield* get(`/probe/orgs/${fx.orgA.slug}`, member)).status).toBe(200)
-      yield* sql`DELETE FROM memberships WHERE user_id = ${fx.users.member}`.pipe(Effect.orDie)
+      yield* sql`DELETE FROM organization_members WHERE user_id = ${fx.users.member}`.pipe(Effect.orDie)
       expect((yield* get(`/probe/orgs/${fx.orgA.slug}`, member)).status).toBe(404)
     })
   )

@@ -1,4 +1,3 @@
-import { SqlClient } from "@effect/sql"
 import { afterAll, expect, layer } from "@effect/vitest"
 import { Effect, Layer, Schedule, Schema } from "effect"
 import { EnqueueObserverLive } from "../../src/Limits/JobAttribution.js"
@@ -16,6 +15,9 @@ import {
   configProvider,
   databaseLayer,
   keyContext,
+  LimitsServicesLive,
+  organizations,
+  ownerSql,
   redisUrl,
   uniquePrefix,
   userContext
@@ -35,7 +37,7 @@ const FollowUps = Consumer.layer(Work, ({ n }) =>
 const Live = FollowUps.pipe(
   // the observer the roles get from LimitsLive: every enqueue through the plain Producer is counted
   Layer.provideMerge(EnqueueObserverLive),
-  Layer.provideMerge(Layer.mergeAll(UsageFlush.Default, Usage.Default)),
+  Layer.provideMerge(LimitsServicesLive),
   Layer.provideMerge(Layer.mergeAll(Producer.Default, QueueRedis.Default, Envelope.Default)),
   Layer.provideMerge(databaseLayer("jobs")),
   Layer.provideMerge(appConfig(env)),
@@ -55,6 +57,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("job enqueue attribu
       const b = org("b")
       const producer = yield* Producer
       const usage = yield* Usage
+      yield* organizations(a, b)
       yield* Effect.forEach(
         Array.from({ length: 4 }, (_, n) => n),
         (n) => producer.enqueue(Work, { n }).pipe(RequestContext.withContext(keyContext(a, "key_a")))
@@ -69,7 +72,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("job enqueue attribu
       expect(yield* usage.current(a)).toEqual({ events: 0, bytes: 0, jobs: 8 })
       expect(yield* usage.current(b)).toEqual({ events: 0, bytes: 0, jobs: 3 })
       yield* (yield* UsageFlush).flush
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
       const rows = yield* sql<{ organization_id: string; jobs: string }>`
         SELECT organization_id, jobs FROM usage_counters ORDER BY organization_id`
       expect(rows.map((r) => [r.organization_id, Number(r.jobs)])).toEqual([

@@ -1,10 +1,9 @@
 import { SqlClient } from "@effect/sql"
 import { afterAll, expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
-import { OrganizationLimits } from "../../src/Limits/OrganizationLimits.js"
-import { OverridesSql } from "../../src/Limits/OverridesSql.js"
 import { LimitReached, Quotas } from "../../src/Limits/Quotas.js"
 import { type OrganizationId, RequestContext } from "../../src/RequestContext.js"
+import { Tenant } from "../../src/Sql/Tenant.js"
 import {
   appConfig,
   captureLogs,
@@ -12,10 +11,12 @@ import {
   configProvider,
   databaseLayer,
   keyContext,
-  LimitsAuditSql,
+  LimitsServicesLive,
   type Line,
+  organizations,
+  ownerSql,
+  projectOf,
   redisUrl,
-  ResourceCountsSql,
   uniquePrefix,
   userContext,
   setLimits
@@ -24,8 +25,7 @@ import {
 const prefix = uniquePrefix("quotas")
 const env = { REDIS_URL: redisUrl(), THREADLINE_LIMITS_PREFIX: prefix, THREADLINE_RATE_LIMIT_QUERIES_PER_MINUTE: "5" }
 const lines: Array<Line> = []
-const Live = Layer.mergeAll(Quotas.Default, OrganizationLimits.Default).pipe(
-  Layer.provide(Layer.mergeAll(OverridesSql, ResourceCountsSql, LimitsAuditSql)),
+const Live = LimitsServicesLive.pipe(
   Layer.provideMerge(databaseLayer("quotas")),
   Layer.provide(appConfig(env)),
   Layer.provide(configProvider(env)),
@@ -35,7 +35,7 @@ afterAll(() => cleanup(prefix))
 
 const org = (name: string) => `org_${name}${prefix.slice(-6)}` as OrganizationId
 
-/** What an alert-rule creation handler does: check and insert in one transaction. */
+/** What an alert-rule creation handler does: check and insert in one tenant transaction, as the app login. */
 const createRule = (o: OrganizationId, id: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -43,8 +43,9 @@ const createRule = (o: OrganizationId, id: string) =>
     return yield* Effect.gen(function* () {
       yield* quotas.checkCreate("alertRules")
       yield* Effect.sleep("20 millis") // widen the window between count and insert
-      yield* sql`INSERT INTO alert_rules (id, organization_id, name) VALUES (${id}, ${o}, ${id})`.pipe(Effect.orDie)
-    }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+      yield* sql`INSERT INTO alert_rules (id, organization_id, name, threshold, window_minutes, webhook_url)
+        VALUES (${id}, ${o}, ${id}, 1, 5, 'https://hooks.example.com/limits')`.pipe(Effect.orDie)
+    }).pipe(Tenant.transaction)
   }).pipe(RequestContext.withContext(userContext(o, "usr_admin")))
 
 layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
@@ -64,7 +65,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
         expect(e).toBeInstanceOf(LimitReached)
         expect(e).toMatchObject({ resource: "alertRules", limit: 3 })
       }
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
       const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM alert_rules WHERE organization_id = ${o}`
       expect(row?.n).toBe(3)
     })
@@ -73,11 +74,21 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
   it.effect("API keys: the default limit applies until overridden, counted per organization", () =>
     Effect.gen(function* () {
       const o = org("keys")
-      const sql = yield* SqlClient.SqlClient
+      const other = org("other")
+      const sql = yield* ownerSql
       const quotas = yield* Quotas
       yield* setLimits(o, { quotas: { apiKeys: 2 } })
-      yield* sql`INSERT INTO api_keys (id, organization_id, name) VALUES ('key_1', ${o}, 'a'), ('key_2', ${o}, 'b'),
-                 ('key_3', ${org("other")}, 'c'), ('key_4', ${org("other")}, 'd')`
+      yield* organizations(other)
+      const key = (id: string, owner: OrganizationId) => ({
+        id,
+        organization_id: owner,
+        project_id: projectOf(owner),
+        name: id,
+        type: "full",
+        key_hash: `hash-${id}-${owner}`,
+        prefix: "tl_test"
+      })
+      yield* sql`INSERT INTO api_keys ${sql.insert([key("key_1", o), key("key_2", o), key("key_3", other), key("key_4", other)])}`
       const ctx = userContext(o, "usr_admin")
       const full = yield* Effect.either(quotas.checkCreate("apiKeys")).pipe(RequestContext.withContext(ctx))
       expect(Either.isLeft(full) && full.left.message).toBe("this organization has 2 API keys; its limit is 2")
@@ -92,10 +103,11 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
       const over = org("over")
       const stored = org("stored")
       const quotas = yield* Quotas
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
+      yield* organizations(within)
       yield* setLimits(over, { quotas: { ingestEventsPerMonth: 4 } })
       yield* setLimits(stored, { quotas: { storageBytes: 1000 } })
-      yield* sql`INSERT INTO stored_bytes VALUES (${stored}, 1000)`
+      yield* sql`INSERT INTO organization_storage (organization_id, bytes) VALUES (${stored}, 1000)`
       yield* quotas
         .ingest([1, 1, 1, 1], (n) => Effect.succeed(n))
         .pipe(RequestContext.withContext(keyContext(over, "key_o")))
@@ -113,12 +125,12 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
       const audit = yield* sql<{
         organization_id: string
         action: string
-        actor: string
+        actor_type: string
         request_id: string
-        details: { quotas: Array<string> }
+        changes: { quotas: Array<string> }
       }>`
-        SELECT organization_id, action, actor, request_id, details FROM audit_log ORDER BY id`
-      expect(audit.map((a) => [a.organization_id, a.action, a.actor, a.details.quotas])).toEqual([
+        SELECT organization_id, action, actor_type, request_id, changes FROM audit_log ORDER BY id`
+      expect(audit.map((a) => [a.organization_id, a.action, a.actor_type, a.changes.quotas])).toEqual([
         [over, "alert.evaluation_skipped", "system", ["ingestEventsPerMonth"]],
         [stored, "alert.evaluation_skipped", "system", ["storageBytes"]]
       ])
@@ -132,9 +144,9 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Quotas", (it) => {
   it.effect("stored bytes over their quota refuse ingestion outright, counting nothing", () =>
     Effect.gen(function* () {
       const o = org("full")
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
       yield* setLimits(o, { quotas: { storageBytes: 500 } })
-      yield* sql`INSERT INTO stored_bytes VALUES (${o}, 501)`
+      yield* sql`INSERT INTO organization_storage (organization_id, bytes) VALUES (${o}, 501)`
       const quotas = yield* Quotas
       const result = yield* Effect.either(quotas.ingest([1], (n) => Effect.succeed(n))).pipe(
         RequestContext.withContext(keyContext(o, "key_f"))

@@ -1,9 +1,8 @@
-import { SqlClient } from "@effect/sql"
 import { afterAll, expect, layer } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Option } from "effect"
 import { LimitsRedis } from "../../src/Limits/LimitsRedis.js"
 import { OrganizationLimits } from "../../src/Limits/OrganizationLimits.js"
-import { OverridesSql } from "../../src/Limits/OverridesSql.js"
+import { OverridesStoreLive } from "../../src/Limits/LimitsStorage.js"
 import { RateLimited, rateLimitedHeaders, rateLimitHeaders, RateLimiter } from "../../src/Limits/RateLimiter.js"
 import { type OrganizationId, RequestContext, type RequestContextData } from "../../src/RequestContext.js"
 import {
@@ -12,6 +11,8 @@ import {
   configProvider,
   databaseLayer,
   keyContext,
+  organizations,
+  ownerSql,
   redisUrl,
   uniquePrefix,
   userContext,
@@ -28,7 +29,7 @@ const env = {
 /** One limiter stack: its own LimitsRedis connection, limits cache and limiter objects. */
 const Stack = Layer.mergeAll(RateLimiter.Default, OrganizationLimits.Default, LimitsRedis.Default)
 const Live = Stack.pipe(
-  Layer.provideMerge(OverridesSql),
+  Layer.provideMerge(OverridesStoreLive),
   Layer.provideMerge(databaseLayer("rl")),
   Layer.provide(appConfig(env)),
   Layer.provide(configProvider(env))
@@ -104,7 +105,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("RateLimiter on a sh
         const d = org("override")
         const limits = yield* OrganizationLimits
         yield* setLimits(d, { rateLimit: { requestsPerMinute: 5 } })
-        const sql = yield* SqlClient.SqlClient
+        const sql = yield* ownerSql
         const [row] = yield* sql<{ requests_per_minute: number; api_keys: number | null; updated_by: string }>`
         SELECT requests_per_minute, api_keys, updated_by FROM organization_limits WHERE organization_id = ${d}`
         expect(row).toEqual({ requests_per_minute: 5, api_keys: null, updated_by: "usr_platformadmin" })
@@ -146,7 +147,10 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("RateLimiter on a sh
       expect(after.rateLimit).toEqual({ requestsPerMinute: 7, apiKeyRequestsPerMinute: 8 })
       expect(after.quotas).toMatchObject({ apiKeys: 9, alertRules: 100 })
       const fresh = yield* Layer.build(
-        Layer.fresh(OrganizationLimits.Default).pipe(Layer.provide(OverridesSql), Layer.provide(configProvider(env)))
+        Layer.fresh(OrganizationLimits.Default).pipe(
+          Layer.provide(OverridesStoreLive),
+          Layer.provide(configProvider(env))
+        )
       )
       expect(yield* Context.get(fresh, OrganizationLimits).of(p)).toEqual(after)
     }).pipe(Effect.scoped)
@@ -156,7 +160,8 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("RateLimiter on a sh
     Effect.gen(function* () {
       const o = org("before")
       const limits = yield* OrganizationLimits
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
+      yield* organizations(o)
       // cached: the defaults
       expect((yield* limits.of(o)).quotas.apiKeys).toBe(50)
       // another process changes the override behind this one's cache
@@ -195,7 +200,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("RateLimiter on a sh
       yield* setLimits(e, { rateLimit: { requestsPerMinute: 50 } })
       const other = yield* Layer.build(
         Layer.fresh(Stack).pipe(
-          Layer.provide(OverridesSql),
+          Layer.provide(OverridesStoreLive),
           Layer.provide(appConfig(env)),
           Layer.provide(configProvider(env))
         )

@@ -3,13 +3,10 @@
  * stops and restarts: rate limits fall back to a per-instance share in memory, quotas to Postgres plus a local backlog
  * that is replayed exactly once Redis answers again. Each outage is logged once and counted per failed operation.
  */
-import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Metric, Option, Schedule } from "effect"
 import { LimitsRedis, redisFailures } from "../../src/Limits/LimitsRedis.js"
 import { monthOf } from "../../src/Limits/Month.js"
-import { OrganizationLimits } from "../../src/Limits/OrganizationLimits.js"
-import { OverridesSql } from "../../src/Limits/OverridesSql.js"
 import { Quotas } from "../../src/Limits/Quotas.js"
 import { RateLimiter } from "../../src/Limits/RateLimiter.js"
 import { Usage } from "../../src/Limits/Usage.js"
@@ -22,9 +19,9 @@ import {
   databaseLayer,
   freePort,
   keyContext,
-  LimitsAuditSql,
+  LimitsServicesLive,
   type Line,
-  ResourceCountsSql,
+  ownerSql,
   startRedis,
   stopRedis,
   userContext,
@@ -60,15 +57,7 @@ const Config = Layer.unwrapEffect(
     return Layer.merge(appConfig(all), configProvider(all))
   })
 )
-const Live = Layer.mergeAll(
-  RateLimiter.Default,
-  Quotas.Default,
-  UsageFlush.Default,
-  Usage.Default,
-  LimitsRedis.Default,
-  OrganizationLimits.Default
-).pipe(
-  Layer.provide(Layer.mergeAll(OverridesSql, ResourceCountsSql, LimitsAuditSql)),
+const Live = LimitsServicesLive.pipe(
   Layer.provideMerge(databaseLayer("down")),
   Layer.provide(Config),
   Layer.provideMerge(PrivateRedis.Default),
@@ -147,7 +136,7 @@ layer(Live, { timeout: 90_000, excludeTestServices: true })("limits while Redis 
       const quotas = yield* Quotas
       const usage = yield* Usage
       const flush = (yield* UsageFlush).flush
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* ownerSql
       const g = org("quota")
       yield* setLimits(g, { quotas: { ingestEventsPerMonth: 100 } })
       const as = RequestContext.withContext(keyContext(g, "key_g"))

@@ -2,23 +2,15 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { afterAll, expect, layer } from "@effect/vitest"
 import { Deferred, Effect, Layer } from "effect"
 import { OrganizationLimits } from "../../src/Limits/OrganizationLimits.js"
-import { OverridesSql } from "../../src/Limits/OverridesSql.js"
+import { OverridesStoreLive } from "../../src/Limits/LimitsStorage.js"
 import type { OrganizationId } from "../../src/RequestContext.js"
-import {
-  appConfig,
-  cleanup,
-  configProvider,
-  databaseLayer,
-  databaseUrl,
-  redisUrl,
-  uniquePrefix,
-  setLimits
-} from "./Support.js"
+import { appConfig, cleanup, configProvider, databaseLayer, redisUrl, uniquePrefix, setLimits } from "./Support.js"
+import { TestDatabaseInfo } from "../support/Database.js"
 
 const prefix = uniquePrefix("procs")
 const env = { REDIS_URL: redisUrl(), THREADLINE_LIMITS_PREFIX: prefix }
 const Live = OrganizationLimits.Default.pipe(
-  Layer.provideMerge(OverridesSql),
+  Layer.provideMerge(OverridesStoreLive),
   Layer.provideMerge(databaseLayer("procs")),
   Layer.provide(appConfig(env)),
   Layer.provide(configProvider(env))
@@ -33,6 +25,7 @@ interface Child {
 
 const spawnLimiter = (org: string, count: number) =>
   Effect.gen(function* () {
+    const database = yield* TestDatabaseInfo
     const ready = yield* Deferred.make<void>()
     const result = yield* Deferred.make<{ allowed: number; refused: number }>()
     const child = yield* Effect.acquireRelease(
@@ -41,7 +34,7 @@ const spawnLimiter = (org: string, count: number) =>
           env: {
             ...process.env,
             ...env,
-            DATABASE_URL: databaseUrl("procs"),
+            DATABASE_URL: database.appUrl,
             CONSUME_ORG: org,
             CONSUME_COUNT: String(count),
             LOG_LEVEL: "Error"

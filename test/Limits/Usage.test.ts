@@ -1,11 +1,8 @@
-import { SqlClient } from "@effect/sql"
 import { afterAll, expect, layer } from "@effect/vitest"
 import { Clock, Effect, Either, Layer } from "effect"
 import { LimitsRedis } from "../../src/Limits/LimitsRedis.js"
 import { LogsQuota } from "../../src/Limits/LogsQuota.js"
 import { monthOf, secondsToNextMonth } from "../../src/Limits/Month.js"
-import { OrganizationLimits } from "../../src/Limits/OrganizationLimits.js"
-import { OverridesSql } from "../../src/Limits/OverridesSql.js"
 import { Quotas } from "../../src/Limits/Quotas.js"
 import { Usage } from "../../src/Limits/Usage.js"
 import { UsageFlush } from "../../src/Limits/UsageFlush.js"
@@ -18,10 +15,12 @@ import {
   configProvider,
   databaseLayer,
   keyContext,
-  LimitsAuditSql,
+  LimitsServicesLive,
   type Line,
+  organizations,
+  ownerSql,
+  projectOf,
   redisUrl,
-  ResourceCountsSql,
   uniquePrefix,
   setLimits
 } from "./Support.js"
@@ -33,15 +32,8 @@ const env = {
   THREADLINE_LIMITS_PREFIX: prefix,
   THREADLINE_QUOTA_RESERVATION_TTL_SECONDS: "2"
 }
-const Live = Layer.mergeAll(
-  Quotas.Default,
-  UsageFlush.Default,
-  Usage.Default,
-  OrganizationLimits.Default,
-  LimitsRedis.Default
-).pipe(
-  Layer.provideMerge(LogsQuota.layer.pipe(Layer.provide(Quotas.Default))),
-  Layer.provide(Layer.mergeAll(OverridesSql, ResourceCountsSql, LimitsAuditSql)),
+const Live = LogsQuota.layer.pipe(
+  Layer.provideMerge(LimitsServicesLive),
   Layer.provideMerge(databaseLayer("usage")),
   Layer.provide(appConfig(env)),
   Layer.provide(configProvider(env)),
@@ -52,26 +44,31 @@ afterAll(() => cleanup(prefix))
 const org = (name: string) => `org_${name}${prefix.slice(-6)}` as OrganizationId
 const as = (o: OrganizationId) => RequestContext.withContext(keyContext(o, "key_usage"))
 
-/** Stores exactly the first `n` entries of batch `batch` as rows of `ingested`: the write the logs area would do. */
+/**
+ * Stores exactly the first `n` entries of batch `batch` as rows of `logs` (service = batch, message = position,
+ * metadata.bytes = size), as the owner: the write the logs area would do.
+ */
 const writeRows = (o: OrganizationId, batch: string, sizes: ReadonlyArray<number>) => (n: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+  Effect.flatMap(ownerSql, (sql) => {
     const positions = Array.from({ length: n }, (_, i) => i)
-    return sql`INSERT INTO ingested (organization_id, batch, position, bytes)
-      SELECT ${o}, ${batch}, p, b FROM unnest(${positions}::int[], ${sizes.slice(0, n)}::int[]) AS u(p, b)`
+    return sql`INSERT INTO logs (time, organization_id, project_id, service, level, message, metadata)
+      SELECT now(), ${o}, ${projectOf(o)}, ${batch}, 'info', p::text, jsonb_build_object('bytes', b)
+      FROM unnest(${positions}::int[], ${sizes.slice(0, n)}::int[]) AS u(p, b)`
   }).pipe(Effect.orDie, Effect.as(n))
 
 const storedRows = (o: OrganizationId) =>
   Effect.flatMap(
-    SqlClient.SqlClient,
+    ownerSql,
     (sql) =>
       sql<{ batch: string; n: number; maxpos: number; bytes: number }>`
-      SELECT batch, count(*)::int AS n, max(position)::int AS maxpos, sum(bytes)::int AS bytes
-      FROM ingested WHERE organization_id = ${o} GROUP BY batch`
+      SELECT service AS batch, count(*)::int AS n, max(message::int)::int AS maxpos,
+        sum((metadata->>'bytes')::int)::int AS bytes
+      FROM logs WHERE organization_id = ${o} GROUP BY service`
   ).pipe(Effect.orDie)
 
 const usageRow = (o: OrganizationId) =>
   Effect.flatMap(
-    SqlClient.SqlClient,
+    ownerSql,
     (sql) =>
       sql<{ ingest_events: string; ingest_bytes: string; jobs: string }>`
       SELECT ingest_events, ingest_bytes, jobs FROM usage_counters WHERE organization_id = ${o}`
@@ -165,6 +162,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Usage and ingestion
   it.effect("a reservation never committed (its process died) is counted as used once its deadline passes", () =>
     Effect.gen(function* () {
       const o = org("dead")
+      yield* organizations(o)
       const usage = yield* Usage
       const reservation = yield* usage.reserve([5, 5, 5], { events: 100, bytes: 1000 }).pipe(as(o))
       expect(reservation.events).toBe(3)
@@ -203,6 +201,7 @@ layer(Live, { timeout: 60_000, excludeTestServices: true })("Usage and ingestion
   it.effect("flushing while batches are committed never loses a count", () =>
     Effect.gen(function* () {
       const o = org("race")
+      yield* organizations(o)
       const quotas = yield* Quotas
       const flush = (yield* UsageFlush).flush
       const ingestAll = Effect.forEach(

@@ -1,12 +1,13 @@
 /**
- * A test implementation of the HTTP layer's interfaces (Credentials, OrgDirectory) over the real Postgres tables
- * of TestDb.ts: secrets and tokens are looked up by SHA-256, as the tenancy area stores them. API key lookups go
- * through a short positive cache, like the real implementation, so the benchmark's authenticated route measures
- * the cached path. Fixtures (`seed`) live here, once.
+ * A test implementation of the HTTP layer's interfaces (Credentials, OrgDirectory) over the migrated schema, as the
+ * app login through the pre-tenant lookups the real one uses (no key format check, no sliding sessions). API key
+ * lookups go through a short positive cache, like the real implementation, so the benchmark's authenticated route
+ * measures the cached path. Fixtures (`seed`, inserted as the owner) live here, once.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { ownerOf } from "../../../src/Sql/Client.js"
 import { Credentials, OrgDirectory, type ApiKeyPrincipal, type Role } from "../../../src/Http/Credentials.js"
 import { Unauthorized } from "../../../src/Http/Errors.js"
 import type { ApiKeyId, OrganizationId, ProjectId, UserId } from "../../../src/RequestContext.js"
@@ -18,7 +19,8 @@ const KEY_CACHE_MS = 5_000
 export const TestCredentialsLive: Layer.Layer<Credentials | OrgDirectory, never, SqlClient.SqlClient> =
   Layer.effectContext(
     Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
+      // rows as the columns name them (the app's clients map result names to camelCase)
+      const sql = (yield* SqlClient.SqlClient).withoutTransforms()
       const keyCache = new Map<string, { principal: ApiKeyPrincipal; at: number }>()
       const invalid = (what: string) => new Unauthorized({ message: `invalid ${what}` })
 
@@ -28,8 +30,7 @@ export const TestCredentialsLive: Layer.Layer<Credentials | OrgDirectory, never,
           const cached = keyCache.get(hash)
           if (cached !== undefined && Date.now() - cached.at < KEY_CACHE_MS) return cached.principal
           const rows = yield* sql<{ id: string; organization_id: string; project_id: string; type: "write" | "full" }>`
-          SELECT id, organization_id, project_id, type FROM api_keys
-          WHERE key_hash = ${hash} AND revoked_at IS NULL`.pipe(Effect.orDie)
+          SELECT id, organization_id, project_id, type FROM threadline_api_key_by_hash(${hash})`.pipe(Effect.orDie)
           const row = rows[0]
           if (row === undefined) return yield* invalid("API key")
           const principal: ApiKeyPrincipal = {
@@ -57,17 +58,15 @@ export const TestCredentialsLive: Layer.Layer<Credentials | OrgDirectory, never,
 
       const findOrganization = (key: { readonly id: OrganizationId } | { readonly slug: string }) =>
         Effect.map(
-          ("id" in key
-            ? sql<{ id: string; slug: string }>`SELECT id, slug FROM organizations WHERE id = ${key.id}`
-            : sql<{ id: string; slug: string }>`SELECT id, slug FROM organizations WHERE slug = ${key.slug}`
-          ).pipe(Effect.orDie),
+          sql<{ id: string; slug: string }>`SELECT id, slug FROM threadline_organization_ref(${
+            "id" in key ? key.id : key.slug
+          })`.pipe(Effect.orDie),
           (rows) => Option.map(Option.fromNullable(rows[0]), (r) => ({ id: r.id as OrganizationId, slug: r.slug }))
         )
 
       const memberRole = (organizationId: OrganizationId, userId: UserId) =>
         Effect.map(
-          sql<{ role: Role }>`SELECT role FROM memberships
-          WHERE organization_id = ${organizationId} AND user_id = ${userId}`.pipe(Effect.orDie),
+          sql<{ role: Role }>`SELECT role FROM threadline_membership(${organizationId}, ${userId})`.pipe(Effect.orDie),
           (rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.role)
         )
 
@@ -98,12 +97,18 @@ export interface Fixture {
 
 const secret = (prefix: string) => `${prefix}${randomBytes(32).toString("base64url")}`
 
+/** The owner client of the test database (fixtures cross tenants, so they bypass the policies). */
+export const ownerSql = Effect.map(SqlClient.SqlClient, (sql) =>
+  Option.getOrThrowWith(ownerOf(sql), () => new Error("the test database has no owner client (TestDatabase.layer)"))
+).pipe(Effect.map((owner) => owner.withoutTransforms()))
+
 /** Two organizations with a project each, users with roles, keys and sessions; ids unique per call. */
 export const seed: Effect.Effect<Fixture, never, SqlClient.SqlClient> = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
+  const sql = yield* ownerSql
   const n = randomBytes(4).toString("hex")
   const orgA = { id: `org_a${n}` as OrganizationId, slug: `acme-${n}` }
   const orgB = { id: `org_b${n}` as OrganizationId, slug: `globex-${n}` }
+  const named = <A extends { readonly id: string }>(row: A) => ({ ...row, name: `fixture ${row.id}` })
   const projectA = `prj_a${n}` as ProjectId
   const projectB = `prj_b${n}` as ProjectId
   const users = { owner: `usr_o${n}` as UserId, member: `usr_m${n}` as UserId, outsider: `usr_x${n}` as UserId }
@@ -119,23 +124,29 @@ export const seed: Effect.Effect<Fixture, never, SqlClient.SqlClient> = Effect.g
   yield* Effect.orDie(
     sql.withTransaction(
       Effect.gen(function* () {
-        yield* sql`INSERT INTO organizations ${sql.insert([orgA, orgB])}`
-        yield* sql`INSERT INTO projects ${sql.insert([
-          { id: projectA, organization_id: orgA.id },
-          { id: projectB, organization_id: orgB.id }
-        ])}`
+        yield* sql`INSERT INTO organizations ${sql.insert([orgA, orgB].map(named))}`
+        yield* sql`INSERT INTO projects ${sql.insert(
+          [
+            { id: projectA, organization_id: orgA.id },
+            { id: projectB, organization_id: orgB.id }
+          ].map(named)
+        )}`
+        // no password: these users only ever present a session token
+        const user = (id: string, email: string) => ({ ...named({ id, email }), password_hash: "!" })
         yield* sql`INSERT INTO users ${sql.insert([
-          { id: users.owner, email: `owner-${n}@example.com` },
-          { id: users.member, email: `member-${n}@example.com` },
-          { id: users.outsider, email: `outsider-${n}@example.com` }
+          user(users.owner, `owner-${n}@example.com`),
+          user(users.member, `member-${n}@example.com`),
+          user(users.outsider, `outsider-${n}@example.com`)
         ])}`
-        yield* sql`INSERT INTO memberships ${sql.insert([
+        yield* sql`INSERT INTO organization_members ${sql.insert([
           { organization_id: orgA.id, user_id: users.owner, role: "owner" },
           { organization_id: orgA.id, user_id: users.member, role: "member" },
           { organization_id: orgB.id, user_id: users.outsider, role: "owner" }
         ])}`
         const key = (id: string, org: string, project: string, k: string, type: string, revoked: boolean) => ({
           id,
+          name: `fixture ${id}`,
+          prefix: k.slice(0, 8),
           organization_id: org,
           project_id: project,
           key_hash: sha256(k),

@@ -1,6 +1,6 @@
 /**
  * The HTTP stack as the application serves it (serveWith: our node wiring, error pipeline, docs, security), on a
- * random port, over TestApi (the real groups plus ProbeApi), a per-file database and the test credentials. The
+ * random port, over TestApi (the real groups plus ProbeApi), a per-file migrated database and the test credentials. The
  * access log goes to memory so tests can compare its lines with the responses.
  */
 import { createServer } from "node:http"
@@ -24,7 +24,7 @@ import { TenancyReposLive } from "../../../src/Tenancy/TenancyLive.js"
 import { ProbeLive, TestApi } from "./ProbeApi.js"
 import { TestCredentialsLive } from "./TestCredentials.js"
 import { limitsConfig, TestLimitsLive } from "../../support/Limits.js"
-import { testDbLayer } from "./TestDb.js"
+import { TestDatabase } from "../../support/Database.js"
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390"
 export const ALLOWED_ORIGIN = "https://app.example.com"
@@ -112,7 +112,7 @@ export const testServer = (options: TestServerOptions) => {
     Layer.provide(groupServices),
     Layer.provide(redis),
     Layer.provide(TestCredentialsLive),
-    Layer.provideMerge(testDbLayer(options.label)),
+    Layer.provideMerge(TestDatabase.layer(options.label)),
     Layer.provide(AppConfig.Default),
     Layer.provide(options.logger ?? Layer.empty),
     Layer.provide(Layer.setConfigProvider(provider))
