@@ -48,7 +48,7 @@ export const makeId = <P extends string>(prefix: P): `${P}_${string}` => `${pref
 export const SYSTEM_ORGANIZATION_ID = "org_system" as OrganizationId
 
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
-export const RequestIdSchema = Schema.String.pipe(Schema.pattern(REQUEST_ID_PATTERN), Schema.brand("RequestId"))
+const RequestIdSchema = Schema.String.pipe(Schema.pattern(REQUEST_ID_PATTERN), Schema.brand("RequestId"))
 export type RequestId = typeof RequestIdSchema.Type
 
 export const RequestId = {
@@ -67,7 +67,7 @@ const ZERO_TRACE_ID = "0".repeat(32)
 const ZERO_SPAN_ID = "0".repeat(16)
 /** Last hex digit of the flags with bit 0 (`sampled`) set. */
 const SAMPLED_DIGITS = "13579bdf"
-export const TraceparentSchema = Schema.String.pipe(Schema.pattern(TRACEPARENT_PATTERN))
+const TraceparentSchema = Schema.String.pipe(Schema.pattern(TRACEPARENT_PATTERN))
 
 /** The fields of a valid traceparent. */
 export interface TraceparentFields {
@@ -122,7 +122,7 @@ export const Traceparent = {
   isSampled: (valid: string): boolean => SAMPLED_DIGITS.includes(valid[54]!)
 } as const
 
-export const Origin = Schema.Literal("http", "job", "system")
+const Origin = Schema.Literal("http", "job", "system")
 export type Origin = typeof Origin.Type
 
 export const Actor = Schema.Union(
@@ -168,7 +168,7 @@ export interface MakeInput {
 }
 
 /** Builds a consistent context: the flat `userId` / `apiKeyId` are derived from the actor. */
-export const make = (input: MakeInput): RequestContextData => ({
+const make = (input: MakeInput): RequestContextData => ({
   origin: input.origin,
   actor: input.actor,
   organizationId: input.organizationId,
@@ -180,7 +180,7 @@ export const make = (input: MakeInput): RequestContextData => ({
 })
 
 /** The fields every log line inside a unit of work carries; the one place that decides them. */
-export const logAnnotations = (ctx: RequestContextData): Record<string, string> => {
+const logAnnotations = (ctx: RequestContextData): Record<string, string> => {
   const out: Record<string, string> = { requestId: ctx.requestId, organizationId: ctx.organizationId }
   if (ctx.projectId !== null) out.projectId = ctx.projectId
   if (ctx.userId !== null) out.userId = ctx.userId

@@ -22,7 +22,7 @@ import {
 } from "../RequestContext.js"
 import type { EncodedPayload } from "./Job.js"
 
-export const WIRE_VERSION = 1
+const WIRE_VERSION = 1
 
 /** Development and tests have no secret; production refuses to start without one (src/Config.ts). */
 const DEVELOPMENT_SECRET = "threadline-development-only-queue-key"

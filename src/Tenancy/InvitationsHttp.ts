@@ -31,7 +31,7 @@ const invitationView = (i: Invitation) => ({
   expiresAt: i.expiresAt.toISOString()
 })
 
-export const acceptUrlOf = (publicUrl: string, token: string): string =>
+const acceptUrlOf = (publicUrl: string, token: string): string =>
   `${publicUrl}/invitations/accept?token=${encodeURIComponent(token)}`
 
 export const createInvitation = ({
