@@ -21,20 +21,15 @@ export type ApiKeyId = typeof ApiKeyId.Type
  * (one `getRandomValues` per id cost a tenth of a request's CPU, docs/performance.md). Each byte is used once.
  */
 const POOL_SIZE = 4096
-const pool = new Uint8Array(POOL_SIZE)
+const pool = Buffer.allocUnsafe(POOL_SIZE)
 let poolOffset = POOL_SIZE
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 
 const randomHex = (bytes: number): string => {
   if (poolOffset + bytes > POOL_SIZE) {
     globalThis.crypto.getRandomValues(pool)
     poolOffset = 0
   }
-  const end = poolOffset + bytes
-  let out = ""
-  for (let i = poolOffset; i < end; i++) out += HEX[pool[i]!]
-  poolOffset = end
-  return out
+  return pool.toString("hex", poolOffset, (poolOffset += bytes))
 }
 
 /** Mints a prefixed opaque id (`org_…`, `evt_…`): 96 random bits in hex. */
