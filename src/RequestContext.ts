@@ -16,12 +16,20 @@ export type UserId = typeof UserId.Type
 export const ApiKeyId = Schema.String.pipe(Schema.pattern(idPart("key")), Schema.brand("ApiKeyId"))
 export type ApiKeyId = typeof ApiKeyId.Type
 
+/**
+ * Every random id of the application comes from here: hex from a 4 KiB pool of CSPRNG bytes, refilled when spent
+ * (one `getRandomValues` per id cost a tenth of a request's CPU, docs/performance.md). Each byte is used once.
+ */
+const POOL_SIZE = 4096
+const pool = Buffer.allocUnsafe(POOL_SIZE)
+let poolOffset = POOL_SIZE
+
 const randomHex = (bytes: number): string => {
-  const buf = new Uint8Array(bytes)
-  globalThis.crypto.getRandomValues(buf)
-  let out = ""
-  for (const b of buf) out += b.toString(16).padStart(2, "0")
-  return out
+  if (poolOffset + bytes > POOL_SIZE) {
+    globalThis.crypto.getRandomValues(pool)
+    poolOffset = 0
+  }
+  return pool.toString("hex", poolOffset, (poolOffset += bytes))
 }
 
 /** Mints a prefixed opaque id (`org_…`, `evt_…`): 96 random bits in hex. */
@@ -35,7 +43,7 @@ export const makeId = <P extends string>(prefix: P): `${P}_${string}` => `${pref
 export const SYSTEM_ORGANIZATION_ID = "org_system" as OrganizationId
 
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
-export const RequestIdSchema = Schema.String.pipe(Schema.pattern(REQUEST_ID_PATTERN), Schema.brand("RequestId"))
+const RequestIdSchema = Schema.String.pipe(Schema.pattern(REQUEST_ID_PATTERN), Schema.brand("RequestId"))
 export type RequestId = typeof RequestIdSchema.Type
 
 export const RequestId = {
@@ -46,21 +54,70 @@ export const RequestId = {
     typeof header === "string" && REQUEST_ID_PATTERN.test(header) ? Option.some(header as RequestId) : Option.none()
 } as const
 
+/** W3C Trace Context, version 00: lowercase hex, trace and parent ids not all zero, two hex digits of flags. */
 const TRACEPARENT_PATTERN = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
-export const TraceparentSchema = Schema.String.pipe(Schema.pattern(TRACEPARENT_PATTERN))
+const TRACE_ID_PATTERN = /^(?!0{32})[0-9a-f]{32}$/
+const SPAN_ID_PATTERN = /^(?!0{16})[0-9a-f]{16}$/
+const ZERO_TRACE_ID = "0".repeat(32)
+const ZERO_SPAN_ID = "0".repeat(16)
+/** Last hex digit of the flags with bit 0 (`sampled`) set. */
+const SAMPLED_DIGITS = "13579bdf"
+const TraceparentSchema = Schema.String.pipe(Schema.pattern(TRACEPARENT_PATTERN))
 
+/** The fields of a valid traceparent. */
+export interface TraceparentFields {
+  readonly traceId: string
+  readonly spanId: string
+  /** The two hex digits of the trace flags. */
+  readonly flags: string
+  readonly sampled: boolean
+}
+
+/** A fresh trace id: 128 random bits, never all zero. */
+const newTraceId = (): string => {
+  const id = randomHex(16)
+  return id === ZERO_TRACE_ID ? newTraceId() : id
+}
+/** A fresh span (parent) id: 64 random bits, never all zero. */
+const newSpanId = (): string => {
+  const id = randomHex(8)
+  return id === ZERO_SPAN_ID ? newSpanId() : id
+}
+
+/**
+ * The one implementation of the W3C `traceparent` header (`00-<trace id>-<parent id>-<flags>`). The `…Of` readers
+ * take a value already known to be valid (a context's traceparent, decoded by the Schema or made here) and only slice.
+ */
 export const Traceparent = {
-  /** A new trace: version 00, random trace and parent ids, sampled. */
-  make: (): string => `00-${randomHex(16)}-${randomHex(8)}-01`,
-  /** The same trace with a new parent (span) id, for an outgoing call or an enqueued job. */
+  newTraceId,
+  newSpanId,
+  /** A sampled traceparent for the given ids; an absent or invalid id is replaced by a fresh one. */
+  make: (traceId?: string, spanId?: string): string =>
+    `00-${traceId !== undefined && TRACE_ID_PATTERN.test(traceId) ? traceId : newTraceId()}-${
+      spanId !== undefined && SPAN_ID_PATTERN.test(spanId) ? spanId : newSpanId()
+    }-01`,
+  /** The same trace and flags with a new parent (span) id, for a request, an outgoing call or a job; else a new trace. */
   child: (parent: string | undefined): string =>
     parent !== undefined && TRACEPARENT_PATTERN.test(parent)
-      ? `00-${parent.slice(3, 35)}-${randomHex(8)}-${parent.slice(-2)}`
-      : Traceparent.make(),
-  isValid: (value: string): boolean => TRACEPARENT_PATTERN.test(value)
+      ? `00-${parent.slice(3, 35)}-${newSpanId()}-${parent.slice(53)}`
+      : `00-${newTraceId()}-${newSpanId()}-01`,
+  /** An incoming header, accepted only when valid. */
+  parse: (header: string | null | undefined): Option.Option<TraceparentFields> =>
+    typeof header === "string" && TRACEPARENT_PATTERN.test(header)
+      ? Option.some({
+          traceId: header.slice(3, 35),
+          spanId: header.slice(36, 52),
+          flags: header.slice(53),
+          sampled: SAMPLED_DIGITS.includes(header[54]!)
+        })
+      : Option.none(),
+  isValid: (value: string): boolean => TRACEPARENT_PATTERN.test(value),
+  traceIdOf: (valid: string): string => valid.slice(3, 35),
+  spanIdOf: (valid: string): string => valid.slice(36, 52),
+  isSampled: (valid: string): boolean => SAMPLED_DIGITS.includes(valid[54]!)
 } as const
 
-export const Origin = Schema.Literal("http", "job", "system")
+const Origin = Schema.Literal("http", "job", "system")
 export type Origin = typeof Origin.Type
 
 export const Actor = Schema.Union(
@@ -106,7 +163,7 @@ export interface MakeInput {
 }
 
 /** Builds a consistent context: the flat `userId` / `apiKeyId` are derived from the actor. */
-export const make = (input: MakeInput): RequestContextData => ({
+const make = (input: MakeInput): RequestContextData => ({
   origin: input.origin,
   actor: input.actor,
   organizationId: input.organizationId,
@@ -118,7 +175,7 @@ export const make = (input: MakeInput): RequestContextData => ({
 })
 
 /** The fields every log line inside a unit of work carries; the one place that decides them. */
-export const logAnnotations = (ctx: RequestContextData): Record<string, string> => {
+const logAnnotations = (ctx: RequestContextData): Record<string, string> => {
   const out: Record<string, string> = { requestId: ctx.requestId, organizationId: ctx.organizationId }
   if (ctx.projectId !== null) out.projectId = ctx.projectId
   if (ctx.userId !== null) out.userId = ctx.userId

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Option, Schema } from "effect"
 import {
-  type OrganizationId,
+  makeId,
+  OrganizationId,
   type ProjectId,
   RequestContext,
   type RequestContextData,
@@ -156,12 +157,126 @@ describe("RequestContext scoping", () => {
 })
 
 describe("Traceparent", () => {
-  it("child keeps the trace id and changes the parent id", () => {
+  const TRACE = "0af7651916cd43dd8448eb211c80319c"
+  const SPAN = "b7ad6b7169203331"
+  const FORMAT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+
+  it("make gives version 00, lowercase hex ids, sampled; fresh ids each time", () => {
+    const made = Array.from({ length: 1_000 }, () => Traceparent.make())
+    for (const tp of made) {
+      expect(tp).toMatch(FORMAT)
+      expect(tp.endsWith("-01")).toBe(true)
+      expect(Traceparent.isValid(tp)).toBe(true)
+    }
+    expect(new Set(made.map(Traceparent.traceIdOf)).size).toBe(1_000)
+    expect(new Set(made.map(Traceparent.spanIdOf)).size).toBe(1_000)
+  })
+
+  it("make keeps valid given ids and replaces invalid ones (wrong length, uppercase, all zero)", () => {
+    expect(Traceparent.make(TRACE, SPAN)).toBe(`00-${TRACE}-${SPAN}-01`)
+    expect(Traceparent.traceIdOf(Traceparent.make(TRACE))).toBe(TRACE)
+    for (const badTrace of ["0".repeat(32), TRACE.toUpperCase(), TRACE.slice(1), `${TRACE}0`, "g".repeat(32)]) {
+      const tp = Traceparent.make(badTrace, SPAN)
+      expect(Traceparent.isValid(tp)).toBe(true)
+      expect(Traceparent.traceIdOf(tp)).not.toBe(badTrace)
+      expect(Traceparent.spanIdOf(tp)).toBe(SPAN)
+    }
+    for (const badSpan of ["0".repeat(16), SPAN.toUpperCase(), SPAN.slice(1), "-".repeat(16)]) {
+      const tp = Traceparent.make(TRACE, badSpan)
+      expect(Traceparent.isValid(tp)).toBe(true)
+      expect(Traceparent.traceIdOf(tp)).toBe(TRACE)
+      expect(Traceparent.spanIdOf(tp)).not.toBe(badSpan)
+    }
+  })
+
+  it("child keeps the trace id and the flags and changes the parent id", () => {
     const parent = Traceparent.make()
     const child = Traceparent.child(parent)
     expect(child.slice(0, 35)).toBe(parent.slice(0, 35))
     expect(child.slice(36, 52)).not.toBe(parent.slice(36, 52))
     expect(Traceparent.isValid(child)).toBe(true)
-    expect(Traceparent.isValid(Traceparent.child("garbage"))).toBe(true)
+    const unsampled = Traceparent.child(`00-${TRACE}-${SPAN}-00`)
+    expect(unsampled.slice(0, 35)).toBe(`00-${TRACE}`)
+    expect(unsampled.endsWith("-00")).toBe(true)
+    expect(Traceparent.isSampled(unsampled)).toBe(false)
+  })
+
+  it("child of an absent or invalid parent starts a new sampled trace", () => {
+    for (const bad of [undefined, "garbage", `00-${TRACE.toUpperCase()}-${SPAN}-01`, `01-${TRACE}-${SPAN}-01`]) {
+      const tp = Traceparent.child(bad)
+      expect(Traceparent.isValid(tp)).toBe(true)
+      expect(tp.endsWith("-01")).toBe(true)
+      expect(Traceparent.traceIdOf(tp)).not.toBe(TRACE)
+    }
+  })
+
+  it("parse reads the fields of a valid header; sampled is bit 0 of the flags", () => {
+    expect(Traceparent.parse(`00-${TRACE}-${SPAN}-01`)).toEqual(
+      Option.some({ traceId: TRACE, spanId: SPAN, flags: "01", sampled: true })
+    )
+    const sampled = (flags: string) =>
+      Traceparent.parse(`00-${TRACE}-${SPAN}-${flags}`).pipe(
+        Option.map((f) => f.sampled),
+        Option.getOrThrow
+      )
+    expect([sampled("00"), sampled("01"), sampled("02"), sampled("03"), sampled("0a"), sampled("ff")]).toEqual([
+      false,
+      true,
+      false,
+      true,
+      false,
+      true
+    ])
+    for (const flags of ["00", "01", "03", "0a", "ff"]) {
+      const tp = `00-${TRACE}-${SPAN}-${flags}`
+      expect(Traceparent.isSampled(tp)).toBe(sampled(flags))
+      expect(Traceparent.traceIdOf(tp)).toBe(TRACE)
+      expect(Traceparent.spanIdOf(tp)).toBe(SPAN)
+    }
+  })
+
+  it("parse refuses every header that breaks the version 00 format", () => {
+    const bad = [
+      undefined,
+      null,
+      "",
+      "garbage",
+      `01-${TRACE}-${SPAN}-01`, // only version 00
+      `ff-${TRACE}-${SPAN}-01`,
+      `00-${TRACE.toUpperCase()}-${SPAN}-01`, // lowercase hex only
+      `00-${TRACE}-${SPAN.toUpperCase()}-01`,
+      `00-${TRACE}-${SPAN}-0A`,
+      `00-${"0".repeat(32)}-${SPAN}-01`, // all-zero ids
+      `00-${TRACE}-${"0".repeat(16)}-01`,
+      `00-${TRACE.slice(1)}-${SPAN}-01`, // lengths
+      `00-${TRACE}-${SPAN}0-01`,
+      `00-${TRACE}-${SPAN}-1`,
+      `00-${TRACE}-${SPAN}-001`,
+      `00-${TRACE}-${SPAN}-01-extra`,
+      ` 00-${TRACE}-${SPAN}-01`,
+      `00-${TRACE}-${SPAN}-01\n`,
+      `00_${TRACE}_${SPAN}_01`
+    ]
+    for (const value of bad) {
+      expect(Option.isNone(Traceparent.parse(value))).toBe(true)
+      if (typeof value === "string") expect(Traceparent.isValid(value)).toBe(false)
+    }
+  })
+
+  it("fresh trace and span ids are lowercase hex of the right length", () => {
+    for (let i = 0; i < 1_000; i++) {
+      expect(Traceparent.newTraceId()).toMatch(/^[0-9a-f]{32}$/)
+      expect(Traceparent.newSpanId()).toMatch(/^[0-9a-f]{16}$/)
+    }
+  })
+})
+
+describe("makeId", () => {
+  it("mints prefixed ids with 96 random bits, all distinct, accepted by the id schemas", () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => makeId("org")))
+    expect(ids.size).toBe(10_000)
+    for (const id of ids) expect(id).toMatch(/^org_[0-9a-f]{24}$/)
+    expect(Schema.is(OrganizationId)(makeId("org"))).toBe(true)
+    expect(makeId("evt")).toMatch(/^evt_[0-9a-f]{24}$/)
   })
 })

@@ -35,7 +35,7 @@ export const AlertsTick = Job.define({
   removeOnFail: { count: 1_000 }
 })
 
-export const TICK_REASON = "alert-tick"
+const TICK_REASON = "alert-tick"
 
 /** The tick schedule; `THREADLINE_ALERT_TICK_SECONDS` (default 60) is read by whoever builds the schedule list. */
 export const alertsTickSchedule = (tickSeconds = 60): Scheduler.Schedule =>

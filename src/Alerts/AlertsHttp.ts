@@ -24,7 +24,7 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString())
  * `scheme://host[:port]/` — the path, query, credentials and fragment of a webhook URL often are its secret
  * (`https://hooks.example.com/services/T0/B0/XXXX`, `?token=…`).
  */
-export const webhookUrlFor = (role: Role, url: string): string => {
+const webhookUrlFor = (role: Role, url: string): string => {
   if (role !== "member") return url
   try {
     const u = new URL(url)
@@ -34,7 +34,7 @@ export const webhookUrlFor = (role: Role, url: string): string => {
   }
 }
 
-export const ruleView = (r: AlertRule, role: Role) => ({
+const ruleView = (r: AlertRule, role: Role) => ({
   id: r.id,
   organizationId: r.organizationId,
   projectId: r.projectId,

@@ -9,7 +9,7 @@ import { Duration, Option } from "effect"
 
 export type Outcome = "delivered" | "retry" | "final"
 
-export const SCHEDULE: ReadonlyArray<Duration.Duration> = [
+const SCHEDULE: ReadonlyArray<Duration.Duration> = [
   Duration.seconds(1),
   Duration.seconds(5),
   Duration.seconds(25),

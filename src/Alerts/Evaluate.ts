@@ -21,8 +21,8 @@ import { DeliveriesRepo } from "./DeliveriesRepo.js"
 import { type StoredRule, RulesRepo } from "./RulesRepo.js"
 import { makeEventId, toBody, type WebhookPayload } from "./WebhookPayload.js"
 
-export const TICK_BYPASS_REASON = "alerts-tick"
-export const EVALUATION_REASON = "alert-evaluation"
+const TICK_BYPASS_REASON = "alerts-tick"
+const EVALUATION_REASON = "alert-evaluation"
 
 export type Evaluation =
   | { readonly _tag: "Skipped"; readonly reason: "missing" | "disabled" | "over-quota" }
@@ -33,7 +33,7 @@ export type Evaluation =
 const MINUTE_MS = 60_000
 
 /** The bucket a tick at `nowMs` evaluates: one evaluation per rule per `windowMinutes`. */
-export const windowStart = (nowMs: number, windowMinutes: number): number =>
+const windowStart = (nowMs: number, windowMinutes: number): number =>
   Math.floor(nowMs / (windowMinutes * MINUTE_MS)) * windowMinutes * MINUTE_MS
 
 export class AlertEvaluator extends Effect.Service<AlertEvaluator>()("Alerts/AlertEvaluator", {

@@ -14,7 +14,7 @@ import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyOb
 import { Data, Effect, Option, Redacted } from "effect"
 import { AppConfig } from "../Config.js"
 
-export const FORMAT = "tsb1"
+const FORMAT = "tsb1"
 const INFO = "alerts/webhook-secret/aes-256-gcm/v1"
 const SALT = "threadline"
 /** Development and tests may run without THREADLINE_SECRET_KEY; production refuses to start without it (Config.ts). */

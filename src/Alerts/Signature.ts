@@ -15,7 +15,7 @@ export const SIGNATURE_HEADER = "x-threadline-signature"
 export const TIMESTAMP_HEADER = "x-threadline-timestamp"
 
 /** Receivers should not accept a signature older (or further in the future) than this by default. */
-export const DEFAULT_TOLERANCE_SECONDS = 300
+const DEFAULT_TOLERANCE_SECONDS = 300
 
 export type Secret = string | Redacted.Redacted<string>
 

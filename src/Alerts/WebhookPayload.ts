@@ -39,7 +39,6 @@ export const WebhookPayload = Schema.Struct({
   data: AlertTriggeredData
 })
 export type WebhookPayload = typeof WebhookPayload.Type
-export type WebhookPayloadJson = typeof WebhookPayload.Encoded
 
 const encode = Schema.encodeSync(WebhookPayload)
 

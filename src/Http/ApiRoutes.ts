@@ -11,7 +11,7 @@
  * only `HttpApiBuilder.httpApp` knows how to apply; attach middleware to groups instead (README.md).
  */
 import { HttpApi, HttpApiBuilder, type HttpApp, HttpRouter, HttpServerError, HttpServerRequest } from "@effect/platform"
-import { Chunk, Effect, FiberRef, Layer, Option } from "effect"
+import { Chunk, Effect, FiberRef, Layer } from "effect"
 import * as FindMyWay from "find-my-way-ts"
 import { Listener } from "./NodeServer.js"
 
@@ -73,6 +73,3 @@ export const serve: Layer.Layer<never, never, HttpApi.Api | Listener> = Layer.sc
     yield* listener.attach(dispatch)
   })
 ).pipe(Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]))
-
-export const prefixOf = (route: HttpRouter.Route<unknown, unknown> | undefined): string | undefined =>
-  route === undefined ? undefined : Option.getOrUndefined(route.prefix)

@@ -62,7 +62,7 @@ const escapeAttribute = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
 /** The page: Scalar's mount point with its configuration as a data attribute, and the bundle; no inline script. */
-export const docsPage = (asset: DocsAsset): string => `<!doctype html>
+const docsPage = (asset: DocsAsset): string => `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />

@@ -31,7 +31,7 @@ export class Listener extends Context.Tag("Http/NodeServer/Listener")<
   }
 >() {}
 
-export const make = (
+const make = (
   options: NodeServerOptions
 ): Effect.Effect<Context.Context<HttpServer.HttpServer | Listener>, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function* () {

@@ -27,7 +27,7 @@ import {
 } from "./Outbound/GuardedConnector.js"
 
 export { DestinationRefused, OutboundTimeout } from "./Outbound/Errors.js"
-export type { ResolvedAddress, Resolver } from "./Outbound/GuardedConnector.js"
+export type { Resolver } from "./Outbound/GuardedConnector.js"
 
 export type OutboundError = HttpClientError.HttpClientError | DestinationRefused | OutboundTimeout
 

@@ -6,6 +6,7 @@
  * Attributes other than the route are not kept: nothing exports this span, it only anchors the trace.
  */
 import { type Context, type Exit, Option, type Tracer } from "effect"
+import { Traceparent } from "../RequestContext.js"
 import type { RequestStateData } from "./RequestState.js"
 
 export class RequestSpan implements Tracer.Span {
@@ -27,9 +28,9 @@ export class RequestSpan implements Tracer.Span {
   ) {
     // traceparent: 00-<trace id>-<span id>-<flags>, already validated or minted by the wiring
     const tp = state.traceparent
-    this.traceId = tp.slice(3, 35)
-    this.spanId = tp.slice(36, 52)
-    this.sampled = tp.endsWith("1")
+    this.traceId = Traceparent.traceIdOf(tp)
+    this.spanId = Traceparent.spanIdOf(tp)
+    this.sampled = Traceparent.isSampled(tp)
     this.status = { _tag: "Started", startTime }
   }
 

@@ -84,8 +84,6 @@ const ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 const ALLOWED_HEADERS = "Authorization, Content-Type, Content-Encoding, X-API-Key, X-Request-Id, traceparent"
 const EXPOSED_HEADERS = "X-Request-Id, Retry-After"
 
-export type HeaderMap = Record<string, string | ReadonlyArray<string>>
-
 export interface Security {
   /** The headers every response carries before its own (the response's own win). */
   readonly baseHeaders: Readonly<Record<string, string>>

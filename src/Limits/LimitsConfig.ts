@@ -48,5 +48,3 @@ export class LimitsConfig extends Effect.Service<LimitsConfig>()("Limits/LimitsC
     } as const
   })
 }) {}
-
-export type LimitsSettings = typeof LimitsConfig.Service

@@ -32,7 +32,7 @@ const Services = Layer.mergeAll(
 ).pipe(Layer.provideMerge(Counters))
 
 /** The HTTP platform's rate-limit step, answered by RateLimiter. */
-export const RequestLimiterLive = Layer.effect(
+const RequestLimiterLive = Layer.effect(
   RequestLimiter,
   Effect.map(RateLimiter, (limiter) => ({ check: limiter.check }))
 )

@@ -28,8 +28,6 @@ export class InvalidBody extends Schema.TaggedError<InvalidBody>()(
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
-export type BodyError = PayloadTooLarge | UnsupportedMediaType | InvalidBody
-
 export type BodyFormat = "json" | "protobuf"
 
 /** `application/json` (any `+json` type and charset) or, when allowed, `application/x-protobuf`. */

@@ -13,7 +13,7 @@ export type Level = typeof Level.Type
 
 const SPAN_ID = /^[0-9a-fA-F]{16}$/
 const SAFE_ID = /^[A-Za-z0-9._:/-]{1,128}$/
-export const MAX_SERVICE_LENGTH = 100
+const MAX_SERVICE_LENGTH = 100
 
 export const LogEntry = Schema.Struct({
   time: Schema.optional(
@@ -91,7 +91,7 @@ declare global {
 }
 
 /** True when `value` has objects or arrays nested deeper than `max` (itself level 1); never walks past `max + 1`. */
-export const deeperThan = (value: unknown, max: number, depth = 1): boolean => {
+const deeperThan = (value: unknown, max: number, depth = 1): boolean => {
   if (typeof value !== "object" || value === null) return false
   if (depth > max) return true
   if (Array.isArray(value)) {

@@ -35,7 +35,7 @@ export interface IngestResult {
  * The bytes an entry counts for in the monthly quota: what it stores (message, service, level, metadata, ids) plus
  * the fixed width of its timestamp. Counted per entry, so a batch cut at the quota counts exactly what was stored.
  */
-export const entrySize = (e: ValidEntry): number =>
+const entrySize = (e: ValidEntry): number =>
   8 +
   Buffer.byteLength(e.message, "utf8") +
   Buffer.byteLength(e.service, "utf8") +

@@ -48,5 +48,3 @@ export class LogsConfig extends Effect.Service<LogsConfig>()("Logs/LogsConfig", 
     } as const
   })
 }) {}
-
-export type LogsSettings = typeof LogsConfig.Service

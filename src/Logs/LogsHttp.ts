@@ -100,7 +100,7 @@ const many = <A>(v: A | ReadonlyArray<A> | undefined): ReadonlyArray<A> | undefi
   v === undefined ? undefined : Array.isArray(v) ? (v as ReadonlyArray<A>) : [v as A]
 
 /** Filters as the services take them: repeatable parameters become arrays. */
-export const toSearchParams = (p: SearchUrlParams | StatsUrlParams): SearchParams => ({
+const toSearchParams = (p: SearchUrlParams | StatsUrlParams): SearchParams => ({
   projectId: p.projectId,
   from: p.from,
   to: p.to,

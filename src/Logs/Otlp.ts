@@ -170,7 +170,7 @@ class TooDeep extends Error {}
 const TOO_DEEP = new TooDeep("nested too deep")
 
 /** AnyValue → plain JSON value; `level` is where a container made from it would sit (the metadata is level 1). */
-export const anyValue = (v: unknown, level = 1, maxLevel = Number.POSITIVE_INFINITY): unknown => {
+const anyValue = (v: unknown, level = 1, maxLevel = Number.POSITIVE_INFINITY): unknown => {
   if (!isRecord(v)) return null
   const s = field(v, "stringValue")
   if (s !== undefined) return s
@@ -293,7 +293,7 @@ const share = (make: () => Record<string, unknown>, what: string, limits: OtlpLi
  * its decoded size (`decodedSize`) plus each shared resource and scope counted once more per further record
  * exceeds `maxExpandedBytes`. A record over a per-entry cap becomes a RefusedEntry, reported with its index.
  */
-export const toEntries = (
+const toEntries = (
   request: unknown,
   ids: IdEncoding,
   limits: OtlpLimits,

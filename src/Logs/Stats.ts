@@ -6,7 +6,7 @@ import { Either } from "effect"
 import { LEVELS, type Level } from "./Entry.js"
 import type { StatsReply } from "./QueryTypes.js"
 
-export const MAX_BUCKETS = 1000
+const MAX_BUCKETS = 1000
 /** The widest bucket asked for: a year (beyond, Postgres intervals overflow long before `1e300` seconds). */
 export const MAX_INTERVAL_SECONDS = 366 * 86_400
 const NICE = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400] as const

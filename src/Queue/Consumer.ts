@@ -40,9 +40,9 @@ export type Handler<A, E, R> = (payload: A, meta: JobMeta) => Effect.Effect<unkn
 const parentSpanOf = (ctx: RequestContextData): Tracer.ExternalSpan => {
   const traceparent = ctx.traceparent ?? Traceparent.make()
   return Tracer.externalSpan({
-    traceId: traceparent.slice(3, 35),
-    spanId: traceparent.slice(36, 52),
-    sampled: traceparent.endsWith("1")
+    traceId: Traceparent.traceIdOf(traceparent),
+    spanId: Traceparent.spanIdOf(traceparent),
+    sampled: Traceparent.isSampled(traceparent)
   })
 }
 

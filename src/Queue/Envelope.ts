@@ -10,15 +10,7 @@
  * to Redis but does not hold the key cannot make a job run as another tenant or actor, nor move a context to another
  * job kind or payload. The Schema (with its actor/flat-id consistency filter) then rejects malformed contexts.
  */
-import {
-  createHash,
-  createHmac,
-  createSecretKey,
-  hkdfSync,
-  type KeyObject,
-  randomFillSync,
-  timingSafeEqual
-} from "node:crypto"
+import { createHash, createHmac, createSecretKey, hkdfSync, type KeyObject, timingSafeEqual } from "node:crypto"
 import { Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
 import { AppConfig } from "../Config.js"
 import {
@@ -30,7 +22,7 @@ import {
 } from "../RequestContext.js"
 import type { EncodedPayload } from "./Job.js"
 
-export const WIRE_VERSION = 1
+const WIRE_VERSION = 1
 
 /** Development and tests have no secret; production refuses to start without one (src/Config.ts). */
 const DEVELOPMENT_SECRET = "threadline-development-only-queue-key"
@@ -39,24 +31,6 @@ const deriveKey = (secret: Option.Option<Redacted.Redacted>): KeyObject => {
   const ikm = Option.match(secret, { onNone: () => DEVELOPMENT_SECRET, onSome: Redacted.value })
   return createSecretKey(Buffer.from(hkdfSync("sha256", ikm, "threadline", "queue/_ctx/v1", 32)))
 }
-
-/** Span ids come from a pooled random buffer: one `getRandomValues` per id cost more than the rest of a seal. */
-const pool = Buffer.alloc(4096)
-let poolOffset = pool.length
-const randomSpanId = (): string => {
-  if (poolOffset + 8 > pool.length) {
-    randomFillSync(pool)
-    poolOffset = 0
-  }
-  const id = pool.toString("hex", poolOffset, (poolOffset += 8))
-  return id === "0000000000000000" ? randomSpanId() : id
-}
-
-/** The producer's trace with a new span id for the job (Traceparent.child, cheaper). */
-const childTraceparent = (parent: string | undefined): string =>
-  parent !== undefined && Traceparent.isValid(parent)
-    ? `00-${parent.slice(3, 35)}-${randomSpanId()}-${parent.slice(-2)}`
-    : Traceparent.make()
 
 const ScheduleWire = Schema.Struct({
   schedule: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
@@ -144,7 +118,7 @@ export class Envelope extends Effect.Service<Envelope>()("Queue/Envelope", {
 
     /** The job data for `payload` enqueued under `ctx`. */
     const seal = (jobName: string, ctx: RequestContextData, payload: EncodedPayload): Record<string, unknown> => {
-      const traceparent = childTraceparent(ctx.traceparent)
+      const traceparent = Traceparent.child(ctx.traceparent)
       // the same text JSON.stringify gives for the `_ctx` object below (same keys, same order), without building it
       const unsignedJson = `${headOf(ctx)},"traceparent":"${traceparent}"}`
       const _ctx: Record<string, unknown> = wireOf(ctx, traceparent)
@@ -178,13 +152,12 @@ export class Envelope extends Effect.Service<Envelope>()("Queue/Envelope", {
     /** A scheduler run's context: fresh per run, kept across that run's retries (derived from the run's job id). */
     const systemContextFor = (reason: string, run: RunIdentity): RequestContextData => {
       const h = createHash("sha512").update(`${run.id}\n${run.timestamp}`).digest("hex")
-      const traceparent = `00-${h.slice(24, 56)}-${h.slice(56, 72)}-01`
       return RequestContext.make({
         origin: "system",
         actor: { _tag: "system", reason },
         organizationId: RequestContext.system(reason).organizationId,
         requestId: `JOB-${run.timestamp}-${h.slice(0, 24)}` as RequestId,
-        traceparent: Traceparent.isValid(traceparent) ? traceparent : Traceparent.make()
+        traceparent: Traceparent.make(h.slice(24, 56), h.slice(56, 72))
       })
     }
 

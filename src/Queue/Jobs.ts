@@ -3,9 +3,10 @@
  * `consumers`, and, for periodic system work, its schedule in `schedules`. The `worker` role runs every consumer,
  * the `scheduler` role upserts every schedule (src/main.ts).
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { alertsTickSchedule, deliverySweepSchedule } from "../Alerts/AlertJobs.js"
 import { alertConsumers } from "../Alerts/AlertsLive.js"
+import { AppConfig } from "../Config.js"
 import * as Consumer from "./Consumer.js"
 import { MaintenanceSchedule, MaintenanceTick, maintenanceTick } from "./Jobs/Maintenance.js"
 import { Probe, probe } from "./Jobs/Probe.js"
@@ -17,10 +18,10 @@ const consumers = [
   ...alertConsumers
 ] as const
 
-/** The alert tick period is read once at start-up (THREADLINE_ALERT_TICK_SECONDS, default 60, as in AppConfig). */
-export const schedules: ReadonlyArray<Scheduler.Schedule> = [
+/** Every schedule; the alert tick period comes from AppConfig (`alertTickSeconds`). */
+const schedules = (config: Pick<AppConfig, "alertTickSeconds">): ReadonlyArray<Scheduler.Schedule> => [
   MaintenanceSchedule,
-  alertsTickSchedule(Number(process.env.THREADLINE_ALERT_TICK_SECONDS ?? 60)),
+  alertsTickSchedule(config.alertTickSeconds),
   deliverySweepSchedule()
 ]
 
@@ -28,4 +29,4 @@ export const schedules: ReadonlyArray<Scheduler.Schedule> = [
 export const WorkersLive = Layer.mergeAll(...consumers)
 
 /** The `scheduler` role. */
-export const SchedulerLive = Scheduler.layer(schedules)
+export const SchedulerLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => Scheduler.layer(schedules(config))))

@@ -13,13 +13,13 @@ import { readdir } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
 /** Arbitrary but fixed: the advisory lock key all Threadline migrators agree on. */
-export const MIGRATION_LOCK_KEY = 724_200_001
+const MIGRATION_LOCK_KEY = 724_200_001
 export const MIGRATIONS_TABLE = "effect_sql_migrations"
 export const MIGRATIONS_DIR = new URL("./Migrations/", import.meta.url)
 const FILE = /^(\d{4})_(\w+)\.(ts|js)$/
 
 /** The migration files in id order, found by listing the directory (areas add files; nothing to register). */
-export const migrationFiles: Effect.Effect<ReadonlyArray<string>, Migrator.MigrationError> = Effect.tryPromise({
+const migrationFiles: Effect.Effect<ReadonlyArray<string>, Migrator.MigrationError> = Effect.tryPromise({
   try: () => readdir(fileURLToPath(MIGRATIONS_DIR)),
   catch: (cause) => new Migrator.MigrationError({ reason: "import-error", message: "cannot list migrations", cause })
 }).pipe(Effect.map((files) => files.filter((f) => FILE.test(f)).sort()))
@@ -34,7 +34,7 @@ const loader: Migrator.Loader = Effect.map(migrationFiles, (files) =>
 const migrator = Migrator.make({})
 
 /** Applies the pending migrations on the current client (which must act as the owner); returns what it applied. */
-export const run: Effect.Effect<
+const run: Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
   Migrator.MigrationError | SqlError,
   SqlClient.SqlClient
@@ -57,7 +57,7 @@ export const run: Effect.Effect<
 }).pipe(Effect.withSpan("Sql.migrate"))
 
 /** Runs the migrations over a short-lived single connection to `url` as its login role. */
-export const runUrl = (url: Redacted.Redacted<string>) =>
+const runUrl = (url: Redacted.Redacted<string>) =>
   run.pipe(Effect.provide(PgClient.layer({ url, maxConnections: 1, applicationName: "threadline-migrate" })))
 
 export const Migrate = { run, runUrl, files: migrationFiles } as const

@@ -10,7 +10,7 @@ import ipaddr from "ipaddr.js"
 export type Cidr = readonly [ipaddr.IPv4 | ipaddr.IPv6, number]
 
 /** Parses a canonical address (no `127.1`-style forms), IPv4-mapped IPv6 as IPv4; undefined when it is not one. */
-export const parseAddress = (raw: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined => {
+const parseAddress = (raw: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined => {
   const text = raw.trim()
   if (isIP(text) === 0 || !ipaddr.isValid(text)) return undefined
   return ipaddr.process(text)

@@ -29,7 +29,7 @@ import { ApiKeyCache } from "./ApiKeyCache.js"
 import { TenancyConfig } from "./TenancyConfig.js"
 import { isWellFormedKey, sha256Hex } from "./Tokens.js"
 
-export const TOUCH_DEBOUNCE_MS = 60_000
+const TOUCH_DEBOUNCE_MS = 60_000
 
 /** Remembers when something was last written, bounded; true when `id` is due for another write. */
 const debouncer = (intervalMs: number, capacity = 10_000) => {

@@ -8,8 +8,8 @@ import { Effect, Schema } from "effect"
 import { BadRequest } from "../Http/Errors.js"
 import type { KeysetPage } from "../Sql/Keyset.js"
 
-export const DEFAULT_PAGE_SIZE = 100
-export const MAX_PAGE_SIZE = 200
+const DEFAULT_PAGE_SIZE = 100
+const MAX_PAGE_SIZE = 200
 
 export const ListQuery = Schema.Struct({
   cursor: Schema.optional(

@@ -8,14 +8,14 @@ import { Effect, Option, Redacted } from "effect"
 import { TenancyConfig } from "./TenancyConfig.js"
 
 /** r = 8, p = 1; N = 2^17 unless THREADLINE_PASSWORD_SCRYPT_LOG_N says otherwise (~0.4 s on the 2-core dev box). */
-export const PARAMS = { logN: 17, r: 8, p: 1, keyLength: 32, saltLength: 16 } as const
+const PARAMS = { logN: 17, r: 8, p: 1, keyLength: 32, saltLength: 16 } as const
 
 /** Two KDFs at once per process: 256 MiB at most, and a login flood queues instead of exhausting memory. */
-export const KDF_CONCURRENCY = 2
+const KDF_CONCURRENCY = 2
 const permits = Effect.unsafeMakeSemaphore(KDF_CONCURRENCY)
 
 /** The N of new hashes: the tenancy configuration's when it is provided, else the default. */
-export const currentN: Effect.Effect<number> = Effect.map(Effect.serviceOption(TenancyConfig), (config) =>
+const currentN: Effect.Effect<number> = Effect.map(Effect.serviceOption(TenancyConfig), (config) =>
   Option.match(config, { onNone: () => 2 ** PARAMS.logN, onSome: (c) => 2 ** c.scryptLogN })
 )
 

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { Redacted } from "effect"
 
-export const API_KEY_PREFIX = "tl_"
+const API_KEY_PREFIX = "tl_"
 
 export const sha256Hex = (value: string): string => createHash("sha256").update(value, "utf8").digest("hex")
 
@@ -35,7 +35,7 @@ export const mintSessionToken = (): MintedSession => {
   return { token: Redacted.make(token), hash: sha256Hex(token) }
 }
 
-export const INVITATION_TOKEN_PREFIX = "tli_"
+const INVITATION_TOKEN_PREFIX = "tli_"
 
 /** An invitation token: `tli_` + 32 random bytes (base64url); stored only as its SHA-256. */
 export const mintInvitationToken = (): MintedSession => {

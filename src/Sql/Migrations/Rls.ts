@@ -11,7 +11,7 @@
 export const APP_ROLE = "threadline_app"
 
 /** The per-transaction setting that carries the tenant; `true` = missing_ok, so an unset value reads NULL. */
-export const TENANT_EXPR = "current_setting('threadline.organization_id', true)"
+const TENANT_EXPR = "current_setting('threadline.organization_id', true)"
 
 /**
  * Enables and forces the tenant policy on `table`: the app role sees and writes only rows whose `column` equals the
