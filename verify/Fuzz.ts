@@ -297,6 +297,18 @@ const emptyKeyValues = () => {
   for (let i = 0; i < attrs.length; i += 2) attrs[i] = 0x0a
   return frame(1, frame(1, attrs))
 }
+/** ExportLogsServiceRequest { resource_logs { scope_logs { log_records {} × 600,000 } } }: 1.2 MB, 1.2 KB gzipped */
+const emptyRecords = () => {
+  const lrs = Buffer.alloc(2 * 600_000)
+  for (let i = 0; i < lrs.length; i += 2) lrs[i] = 0x12
+  return frame(1, frame(2, lrs))
+}
+const emptyRecordsJson = () => `{"resourceLogs":[{"scopeLogs":[{"logRecords":[${"{},".repeat(599_999)}{}]}]}]}`
+/** The 413 of too many records, refused before they are decoded. */
+const tooManyEntries = (body: unknown) =>
+  (body as { name?: unknown } | null)?.name === "TooManyEntries"
+    ? undefined
+    : `expected TooManyEntries, got ${JSON.stringify(body).slice(0, 300)}`
 const deepProto = (levels: number) => {
   let value: Buffer = Buffer.from([0x18, 0x01])
   for (let i = 0; i < levels; i++) value = frame(5, frame(1, value)) // AnyValue { array_value { values { … } } }
@@ -359,6 +371,37 @@ const SHAPES: ReadonlyArray<Shape> = [
     path: "/v1/otlp/logs",
     body: () => `{"resourceLogs":[{"resource":{"attributes":[${"{},".repeat(3_000_000)}{}]}}]}`,
     expect: [413]
+  },
+  {
+    name: "OTLP protobuf: 600,000 empty log records",
+    path: "/v1/otlp/logs",
+    body: emptyRecords,
+    headers: PROTO,
+    expect: [413],
+    reply: tooManyEntries
+  },
+  {
+    name: "OTLP protobuf gzip: 600,000 empty log records",
+    path: "/v1/otlp/logs",
+    body: () => gzipSync(emptyRecords()),
+    headers: { ...PROTO, ...GZIP },
+    expect: [413],
+    reply: tooManyEntries
+  },
+  {
+    name: "OTLP JSON: 600,000 empty log records",
+    path: "/v1/otlp/logs",
+    body: emptyRecordsJson,
+    expect: [413],
+    reply: tooManyEntries
+  },
+  {
+    name: "OTLP JSON gzip: 600,000 empty log records",
+    path: "/v1/otlp/logs",
+    body: () => gzipSync(emptyRecordsJson()),
+    headers: GZIP,
+    expect: [413],
+    reply: tooManyEntries
   },
   {
     name: "OTLP protobuf: a record body nested 4,000 deep",

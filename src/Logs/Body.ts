@@ -100,47 +100,125 @@ export const tooExpanded = (limits: DecodeLimits, what = "") =>
 export const tooDeep = (limits: DecodeLimits) =>
   new InvalidBody({ message: `body nested deeper than ${limits.maxNesting} levels` })
 
+/** Arrays to count the elements of while scanning: those that are the value of one of `keys`, up to `max`. */
+export interface CountedArrays {
+  readonly keys: ReadonlyArray<string>
+  readonly max: number
+}
+
+const isSpace = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
+
 /**
  * The objects and arrays a JSON body would decode into, counted on its bytes without parsing, or why it is refused
  * before JSON.parse allocates them: more than the decoded size allows, or nested too deep. A UTF-8 continuation
- * byte is never an ASCII bracket or quote, so bytes can be scanned as they are.
+ * byte is never an ASCII bracket or quote, so bytes can be scanned as they are. With `counted`, also the elements
+ * of every array that is the value of one of its keys (a key written with escapes is decoded first), the scan
+ * stopping once they exceed `counted.max`: an upper bound of what JSON.parse would give under those keys
+ * (a duplicate key counts twice).
  */
-export const scanJson = (bytes: Uint8Array, limits: DecodeLimits): number | PayloadTooLarge | InvalidBody => {
+const scanJsonCounting = (
+  bytes: Uint8Array,
+  limits: DecodeLimits,
+  counted?: CountedArrays
+): { readonly containers: number; readonly counted: number } | PayloadTooLarge | InvalidBody => {
   const budget = Math.floor((limits.maxExpandedBytes - bytes.length) / DECODED_CONTAINER_BYTES)
   let containers = 0
   let depth = 0
+  let elements = 0
+  // per depth: whether the array open there is counted (0: no, 1: counted and empty so far, 2: counted, non-empty)
+  const countedAt: Array<number> = []
+  let countedArrayAt = -1
+  const names = counted?.keys.map((k) => Buffer.from(JSON.stringify(k).slice(1, -1), "utf8"))
+  const isCountedKey = (from: number, to: number): boolean => {
+    if (names === undefined) return false
+    const raw = bytes.subarray(from, to)
+    if (raw.includes(0x5c)) {
+      try {
+        const key: unknown = JSON.parse(
+          Buffer.from(bytes.buffer, bytes.byteOffset + from - 1, to - from + 2).toString("utf8")
+        )
+        return typeof key === "string" && counted!.keys.includes(key)
+      } catch {
+        return false
+      }
+    }
+    return names.some((n) => n.equals(raw))
+  }
+  const over = () => counted !== undefined && elements > counted.max
   for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]
+    const c = bytes[i]!
+    if (isSpace(c)) continue
+    // the first value of a counted array
+    if (countedAt[depth] === 1 && c !== 0x5d) {
+      countedAt[depth] = 2
+      elements++
+      if (over()) return { containers, counted: elements }
+    }
     if (c === 0x22) {
       // to the closing quote natively (most of a log body is inside strings): the first one after an even run of
       // backslashes; an unterminated string ends the scan, and JSON.parse refuses the body
+      const open = i
       for (;;) {
         const q = bytes.indexOf(0x22, i + 1)
-        if (q < 0) return containers
+        if (q < 0) return { containers, counted: elements }
         let backslashes = 0
         while (bytes[q - 1 - backslashes] === 0x5c) backslashes++
         i = q
         if (backslashes % 2 === 0) break
       }
+      if (names !== undefined) {
+        let j = i + 1
+        while (isSpace(bytes[j])) j++
+        if (bytes[j] === 0x3a && isCountedKey(open + 1, i)) {
+          j++
+          while (isSpace(bytes[j])) j++
+          if (bytes[j] === 0x5b) countedArrayAt = j
+        }
+      }
     } else if (c === 0x7b || c === 0x5b) {
       if (++containers > budget) return tooExpanded(limits)
       if (++depth > limits.maxNesting) return tooDeep(limits)
-    } else if (c === 0x7d || c === 0x5d) depth--
+      countedAt[depth] = i === countedArrayAt ? 1 : 0
+    } else if (c === 0x7d || c === 0x5d) {
+      countedAt[depth] = 0
+      depth--
+    } else if (c === 0x2c && countedAt[depth] === 2) {
+      elements++
+      if (over()) return { containers, counted: elements }
+    }
   }
-  return containers
+  return { containers, counted: elements }
 }
 
-/** JSON.parse over UTF-8 bytes once `scanJson` bounded what it decodes into; anything else is a 400 for the body. */
+/** `scanJsonCounting` without counted arrays: the containers, or the refusal. */
+export const scanJson = (bytes: Uint8Array, limits: DecodeLimits): number | PayloadTooLarge | InvalidBody => {
+  const scanned = scanJsonCounting(bytes, limits)
+  return "containers" in scanned ? scanned.containers : scanned
+}
+
+/**
+ * JSON.parse over UTF-8 bytes once `scanJsonCounting` bounded what it decodes into; anything else is a 400 for the
+ * body. With `counted`, a body whose counted arrays hold more than `counted.max` elements is not parsed at all:
+ * `counted` in the result is then over the maximum and `value` is null.
+ */
 export const parseJson = (
   bytes: Uint8Array,
-  limits: DecodeLimits
-): Effect.Effect<{ readonly value: unknown; readonly decodedSize: number }, InvalidBody | PayloadTooLarge> => {
-  const containers = scanJson(bytes, limits)
-  if (typeof containers !== "number") return Effect.fail(containers)
+  limits: DecodeLimits,
+  counted?: CountedArrays
+): Effect.Effect<
+  { readonly value: unknown; readonly decodedSize: number; readonly counted: number },
+  InvalidBody | PayloadTooLarge
+> => {
+  const scanned = scanJsonCounting(bytes, limits, counted)
+  if (!("containers" in scanned)) return Effect.fail(scanned)
+  if (counted !== undefined && scanned.counted > counted.max) {
+    return Effect.succeed({ value: null, decodedSize: 0, counted: scanned.counted })
+  }
   return Effect.try({
     try: () => ({
       value: JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) as unknown,
-      decodedSize: decodedSize(bytes.length, containers)
+      decodedSize: decodedSize(bytes.length, scanned.containers),
+      counted: scanned.counted
     }),
     catch: () => new InvalidBody({ message: "body is not valid JSON" })
   })

@@ -14,6 +14,12 @@ const positive = (name: string, fallback: number) =>
 export class LogsConfig extends Effect.Service<LogsConfig>()("Logs/LogsConfig", {
   effect: Effect.gen(function* () {
     const maxBodyBytes = yield* positive("THREADLINE_INGEST_MAX_BYTES", 10 * 1024 * 1024)
+    // the read pool's size as src/Config.ts reads it (same variable, same default), without needing AppConfig
+    const readPool = yield* positive("DATABASE_READ_POOL_SIZE", 5)
+    const processConcurrency = Math.min(
+      yield* positive("THREADLINE_QUERY_PROCESS_CONCURRENCY", Math.max(1, readPool - 1)),
+      Math.max(1, readPool - 1)
+    )
     return {
       /** Entries in one ingest request. */
       maxEntries: yield* positive("THREADLINE_INGEST_MAX_ENTRIES", 10_000),
@@ -35,9 +41,21 @@ export class LogsConfig extends Effect.Service<LogsConfig>()("Logs/LogsConfig", 
       defaultQueryLimit: yield* positive("THREADLINE_QUERY_DEFAULT_LIMIT", 100),
       /** Bytes of one search page (entries as sent, approximately); the page ends early with `hasMore`. */
       maxPageBytes: yield* positive("THREADLINE_QUERY_MAX_PAGE_BYTES", 8 * 1024 * 1024),
-      /** Searches and stats of one organization running at once in this process; more wait, then 429. */
-      orgConcurrency: yield* positive("THREADLINE_QUERY_ORG_CONCURRENCY", 4),
-      /** How long a search waits for one of its organization's slots before the 429. */
+      /**
+       * Searches and stats of one organization running at once in this process; more wait, then 429. At most half
+       * the process's searches, so two organizations never take them all.
+       */
+      orgConcurrency: Math.min(
+        yield* positive("THREADLINE_QUERY_ORG_CONCURRENCY", 4),
+        Math.max(1, Math.floor(processConcurrency / 2))
+      ),
+      /**
+       * Searches and stats of all organizations running at once in this process; more wait, then 429. Below the
+       * read pool's size, so a search never waits in the pool's own queue and one connection stays for the rest
+       * (project lookups).
+       */
+      processConcurrency,
+      /** How long a search waits for its slots (its organization's, then the process's) before the 429. */
       queueWaitMs: yield* positive("THREADLINE_QUERY_QUEUE_WAIT_MS", 1000),
       /** Statement timeout of the search and stats statements (shorter than the request's); then 503 QueryTimeout. */
       queryTimeoutMs: yield* positive("THREADLINE_QUERY_TIMEOUT_MS", 10_000),

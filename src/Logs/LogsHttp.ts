@@ -24,6 +24,7 @@ interface RawBody {
 /** The caps of decoding and of each entry, from the area's settings. */
 const decodeLimits = Effect.map(LogsConfig, (c) => ({
   maxExpandedBytes: c.maxExpandedBytes,
+  maxEntries: c.maxEntries,
   maxNesting: nestingLimit(c.maxMetadataDepth),
   maxMetadataBytes: c.maxMetadataBytes,
   maxMetadataDepth: c.maxMetadataDepth

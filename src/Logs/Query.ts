@@ -32,8 +32,20 @@ export interface StatsParams extends Filters {
 }
 
 const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-/** About the bytes an entry takes in the reply: its text fields plus the JSON keys, id, time and project id. */
-const SIZE = `250 + octet_length(service) + octet_length(message) + coalesce(octet_length(metadata::text), 0)
+/** Characters JSON writes as six (`\u0001`): the control characters a stored text may hold (never NUL). */
+const CONTROL = Array.from({ length: 31 }, (_, i) => `\\x${(i + 1).toString(16).padStart(2, "0")}`).join("")
+/**
+ * At least the bytes `column` takes once JSON-encoded in the reply: its UTF-8 bytes, 5 more per control character
+ * (`\u0001`; `\n` and the like take 2, counted as 6) and 1 more per `"` or `\`.
+ */
+const jsonBytes = (column: string) =>
+  `(octet_length(${column}) + 5 * (length(${column}) - length(translate(${column}, E'${CONTROL}', '')))
+    + (length(${column}) - length(translate(${column}, E'"\\\\', ''))))`
+/**
+ * At least the bytes an entry takes in the reply: its text fields as JSON strings (metadata as jsonb's text, already
+ * JSON and never shorter than the reply's form of it), plus the JSON keys, id, time and project id.
+ */
+const SIZE = `250 + ${jsonBytes("service")} + ${jsonBytes("message")} + coalesce(octet_length(metadata::text), 0)
   + coalesce(octet_length(trace_id), 0) + coalesce(octet_length(span_id), 0) + coalesce(octet_length(session_id), 0)`
 
 /** SQLSTATE 57014 query_canceled: the statement timeout fired (nothing else cancels a search's statement). */
@@ -60,7 +72,11 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
     const config = yield* LogsConfig
     const scope = yield* ProjectScope
     const ids = makeLogIds(config.idKey)
-    const gate = makeSearchGate({ permits: config.orgConcurrency, waitMs: config.queueWaitMs })
+    const gate = makeSearchGate({
+      permits: config.orgConcurrency,
+      processPermits: config.processConcurrency,
+      waitMs: config.queueWaitMs
+    })
     const timeout = new QueryTimeout({
       message: `the search took longer than ${config.queryTimeoutMs} ms; narrow the time range (from, to) or add filters`
     })

@@ -201,6 +201,59 @@ layer(logsApp("logs-amplification"), { timeout: 180_000 })("amplification at ing
     })
   )
 
+  it.effect("600,000 empty log records (1.2 MB, 1.2 KB gzipped) are a 413 TooManyEntries before decoding", () =>
+    Effect.gen(function* () {
+      const { a } = yield* Tenants
+      const n = 600_000
+      // ExportLogsServiceRequest { resource_logs { scope_logs { log_records {} × 600,000 } } }
+      const records = Buffer.alloc(2 * n)
+      for (let i = 0; i < n; i++) records[2 * i] = 0x12
+      const frame = (field: number, inner: Uint8Array) => {
+        const len: Array<number> = []
+        for (let v = inner.length; ; v = Math.floor(v / 128)) {
+          if (v < 128) {
+            len.push(v)
+            break
+          }
+          len.push((v % 128) | 128)
+        }
+        return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), inner])
+      }
+      const proto = frame(1, frame(2, records))
+      const json = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[${"{},".repeat(n - 1)}{}]}]}]}`
+      const protobuf = { "content-type": "application/x-protobuf" }
+      const bodies: ReadonlyArray<readonly [string, string | Uint8Array, Record<string, string>]> = [
+        ["protobuf", proto, protobuf],
+        ["protobuf+gzip", gzipSync(proto), { ...protobuf, "content-encoding": "gzip" }],
+        ["json", json, {}],
+        ["json+gzip", gzipSync(json), { "content-encoding": "gzip" }],
+        // escapes in the key and primitives as records do not hide them
+        ["json, escaped key", json.replace('"logRecords"', '"log\\u0052ecords"').replaceAll("{},", "1,"), {}]
+      ]
+      expect(gzipSync(proto).length).toBeLessThan(1500)
+      for (const [label, body, headers] of bodies) {
+        const { result: res, growthMB, seconds } = yield* heapGrowth(post("/v1/otlp/logs", a.writeKey, body, headers))
+        expect({ label, status: res.status }).toEqual({ label, status: 413 })
+        errorShape(res.json, 413)
+        expect(res.json).toMatchObject({ name: "TooManyEntries" })
+        expect(res.json.message).toMatch(/more than 10000 entries in one request; at most 10000 are accepted/)
+        // building them took ~175 MB of heap per request
+        expect(growthMB).toBeLessThan(100)
+        expect(seconds).toBeLessThan(5)
+      }
+      // 10,000 records, the most one request carries, still pass (protobuf and JSON)
+      const legit = resourceLogs("amp-many", [], "many", 10_000)
+      for (const [body, headers] of [
+        [otlpProto(legit), protobuf],
+        [otlpJson(legit), {}]
+      ] as const) {
+        const res = yield* post("/v1/otlp/logs", a.writeKey, body, headers)
+        expect(res.status).toBe(200)
+      }
+      expect(yield* searchAll("service=amp-many", a.fullKey)).toHaveLength(20_000)
+    })
+  )
+
   it.effect("bodies nested far deeper than any acceptable entry are a 400, JSON and protobuf, never a 5xx", () =>
     Effect.gen(function* () {
       const { a } = yield* Tenants

@@ -51,6 +51,7 @@ const sdkRecords = () => {
 const limits = { maxMessageBytes: 65536, maxMetadataBytes: 65536, maxMetadataDepth: 20 }
 const otlpLimits = {
   ...limits,
+  maxEntries: 10_000,
   maxExpandedBytes: 40 * 1024 * 1024,
   maxNesting: nestingLimit(20)
 }
@@ -262,6 +263,92 @@ describe("decoded size, before decoding", () => {
       { numRuns: 300 }
     )
   })
+
+  it("log records over maxEntries are refused by the scans, before decoding, exactly above the cap", () => {
+    const frame = (field: number, inner: Uint8Array) => {
+      const len: Array<number> = []
+      for (let v = inner.length; ; v = Math.floor(v / 128)) {
+        if (v < 128) {
+          len.push(v)
+          break
+        }
+        len.push((v % 128) | 128)
+      }
+      return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), inner])
+    }
+    const empty = (n: number) => frame(1, frame(2, Buffer.from(Array.from({ length: n }, () => [0x12, 0x00]).flat())))
+    const capped = { ...otlpLimits, maxEntries: 100 }
+    expect(scanProtobuf(empty(100), capped)).toBe(102)
+    expect(scanProtobuf(empty(101), capped)).toMatchObject({
+      _tag: "TooManyEntries",
+      message: "more than 100 entries in one request; at most 100 are accepted"
+    })
+    const json = (n: number) => `{"resourceLogs":[{"scopeLogs":[{"logRecords":[${Array(n).fill("{}").join(",")}]}]}]}`
+    const decode = (body: string) =>
+      Effect.runSync(Effect.either(decodeWith("json", new TextEncoder().encode(body), capped)))
+    expect(decode(json(100))).toMatchObject({ _tag: "Right" })
+    expect(decode(json(101))).toMatchObject({ left: { _tag: "TooManyEntries" } })
+  })
+
+  it("the JSON scan counts at least the log records JSON.parse gives, whatever the spelling and spacing", () => {
+    const records = fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 8 })
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(records, records, fc.boolean()), { maxLength: 4 }),
+        fc.constantFrom(undefined, 0, 2, "\t"),
+        (scopes, indent) => {
+          const body = JSON.stringify(
+            {
+              resourceLogs: [
+                {
+                  scopeLogs: scopes.map(([a, b, snake]) =>
+                    snake ? { log_records: a, name: "logRecords", x: [b] } : { logRecords: a, attributes: b }
+                  )
+                }
+              ]
+            },
+            null,
+            indent
+          )
+          const expected = scopes.reduce((n, [a]) => n + a.length, 0)
+          const limits = { ...otlpLimits, maxEntries: expected }
+          const entries = Effect.runSync(decodeWith("json", new TextEncoder().encode(body), limits))
+          expect(entries).toHaveLength(expected)
+          if (expected > 0) {
+            const fewer = { ...otlpLimits, maxEntries: expected - 1 }
+            const refused = Effect.runSync(Effect.flip(decodeWith("json", new TextEncoder().encode(body), fewer)))
+            expect(refused._tag).toBe("TooManyEntries")
+          }
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+
+  it.effect("a service name is cut at 100 UTF-16 units without splitting a surrogate pair", () =>
+    Effect.gen(function* () {
+      const request = (name: string) => ({
+        resourceLogs: [
+          {
+            resource: { attributes: [{ key: "service.name", value: { stringValue: name } }] },
+            scopeLogs: [{ logRecords: [{ body: { stringValue: "m" } }] }]
+          }
+        ]
+      })
+      for (const [name, service] of [
+        [`${"a".repeat(99)}🚀b`, "a".repeat(99)],
+        [`${"a".repeat(98)}🚀b`, `${"a".repeat(98)}🚀`],
+        [`${"a".repeat(100)}🚀`, "a".repeat(100)]
+      ] as const) {
+        const json = JSON.stringify(request(name))
+        const [entry] = yield* decodeRequest("json", new TextEncoder().encode(json))
+        expect(entry?.service).toBe(service)
+        const { entries, rejected } = validateEntries([entry], new Date(), limits)
+        expect(rejected).toEqual([])
+        expect(entries[0]?.service).toBe(service)
+      }
+    })
+  )
 
   it.effect("a record attribute named resource or scope wins over the shared one, as before", () =>
     Effect.gen(function* () {

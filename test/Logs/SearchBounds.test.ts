@@ -9,7 +9,7 @@ import pg from "pg"
 import { logIdKey, makeLogIds } from "../../src/Logs/LogId.js"
 import type { SearchReply } from "../../src/Logs/QueryTypes.js"
 import { TestDatabaseInfo } from "../support/Database.js"
-import { logsApp, post, search, Tenants } from "./AppServer.js"
+import { baseUrl, call, logsApp, post, search, Tenants } from "./AppServer.js"
 
 const PAGE_BYTES = 20_000
 const COUNT_LIMIT = 50
@@ -49,6 +49,27 @@ const pages = (path: string, query: string, key: string) =>
     } while (cursor !== null)
     return out
   })
+
+/** A third organization with a project and a full key, made through the API as users make them. */
+const thirdTenant = Effect.gen(function* () {
+  const base = yield* baseUrl
+  const send = (path: string, body: unknown, token?: string) =>
+    Effect.map(
+      call(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body)
+      }),
+      (r) => r.json
+    )
+  const email = `c-${Date.now()}@example.com`
+  yield* send("/api/v1/auth/register", { email, password: "correct horse battery", name: "c" })
+  const token = (yield* send("/api/v1/auth/login", { email, password: "correct horse battery" })).token as string
+  const org = (yield* send("/api/v1/orgs", { slug: `c-${Date.now()}`, name: "c" }, token)).id as string
+  const project = (yield* send(`/api/v1/orgs/${org}/projects`, { name: "c web" }, token)).id as string
+  const key = yield* send(`/api/v1/orgs/${org}/projects/${project}/api-keys`, { name: "full", type: "full" }, token)
+  return key.secret as string
+})
 
 /** An owner connection holding ACCESS EXCLUSIVE on `logs`: every search statement waits on it. */
 const lockLogs = Effect.acquireRelease(
@@ -178,33 +199,91 @@ layer(
     })
   )
 
-  it.effect("the 5th concurrent search of one organization waits briefly, then 429 with Retry-After", () =>
+  it.effect("a page of control characters stays within the byte bound as sent (JSON escapes counted)", () =>
+    Effect.gen(function* () {
+      const { a } = yield* Tenants
+      // stored: ~2.5 KB each, eight of them per page by stored bytes; sent: \u0001 is six bytes, ~15 KB each
+      const logs = Array.from({ length: 24 }, (_, i) => ({
+        service: "ctl-svc",
+        level: "info",
+        message: `${i} ${(i % 3 === 0 ? '"\\' : "\u0001").repeat(i % 3 === 0 ? 1250 : 2500)}`,
+        time: new Date(Date.now() - 50_000 + i).toISOString()
+      }))
+      const res = yield* post("/api/v1/ingest", a.writeKey, JSON.stringify({ logs }))
+      expect(res.json).toMatchObject({ received: 24 })
+      const all = yield* pages("/api/v1/logs", "service=ctl-svc&limit=1000", a.fullKey)
+      for (const page of all) {
+        // one entry larger than the bound is a page of its own; never more than the bound otherwise
+        if (page.logs.length > 1) expect(Buffer.byteLength(JSON.stringify(page.logs))).toBeLessThanOrEqual(PAGE_BYTES)
+      }
+      expect(Math.max(...all.map((p) => Buffer.byteLength(JSON.stringify(p.logs))))).toBeLessThanOrEqual(PAGE_BYTES)
+      const entries = all.flatMap((p) => p.logs)
+      expect(new Set(entries.map((e) => e.id)).size).toBe(24)
+      expect(entries.map((e) => Number(e.message.split(" ")[0]))).toEqual(Array.from({ length: 24 }, (_, i) => 23 - i))
+    })
+  )
+
+  it.effect("the 3rd concurrent search of one organization (half of the process's 4) waits briefly, then 429", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const { a, b } = yield* Tenants
         const lock = yield* lockLogs
-        // four searches of A hold the organization's four slots (each waits on the lock inside Postgres)
+        // the read pool is 5 connections: 4 searches per process, 2 per organization; A's two hold its slots
         const held = yield* Effect.fork(
           Effect.all(
-            Array.from({ length: 4 }, () => search("/api/v1/logs", "service=bytes-svc&limit=5", { key: a.fullKey })),
+            Array.from({ length: 2 }, () => search("/api/v1/logs", "service=bytes-svc&limit=5", { key: a.fullKey })),
             { concurrency: "unbounded" }
           )
         )
-        yield* waiting(lock, 4)
-        const fifth = yield* search("/api/v1/logs", "service=bytes-svc&limit=5", { key: a.fullKey })
-        expect(fifth.status).toBe(429)
-        expect(fifth.json).toMatchObject({ error: true, code: 429, name: "TooManySearches" })
-        expect(Number(fifth.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+        yield* waiting(lock, 2)
+        const third = yield* search("/api/v1/logs", "service=bytes-svc&limit=5", { key: a.fullKey })
+        expect(third.status).toBe(429)
+        expect(third.json).toMatchObject({ error: true, code: 429, name: "TooManySearches" })
+        expect(String(third.json.message)).toMatch(/of this organization at once \(at most 2\)/)
+        expect(Number(third.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
         const stats = yield* search("/api/v1/logs/stats", "service=bytes-svc", { key: a.fullKey })
         expect(stats.status).toBe(429)
         // another organization is not refused: its search runs (and waits on the same lock)
         const other = yield* Effect.fork(search("/api/v1/logs", "limit=5", { key: b.fullKey }))
-        yield* waiting(lock, 5)
+        yield* waiting(lock, 3)
         yield* Effect.promise(() => lock.query("ROLLBACK"))
         expect((yield* Fiber.join(other)).status).toBe(200)
         for (const r of yield* Fiber.join(held)) expect(r.status).toBe(200)
         // the slots are free again
         expect((yield* search("/api/v1/logs", "service=bytes-svc&limit=5", { key: a.fullKey })).status).toBe(200)
+      })
+    )
+  )
+
+  it.effect("two organizations holding slow searches never make a third wait for the pool: a prompt 429", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { a, b } = yield* Tenants
+        const c = yield* thirdTenant
+        const lock = yield* lockLogs
+        const four = (key: string) =>
+          Effect.fork(
+            Effect.all(
+              Array.from({ length: 4 }, () => search("/api/v1/logs", "service=bytes-svc&limit=5", { key })),
+              { concurrency: "unbounded" }
+            )
+          )
+        const [ofA, ofB] = [yield* four(a.fullKey), yield* four(b.fullKey)]
+        // two of each run (and wait on the lock): the process's 4 searches, one connection of 5 left
+        yield* waiting(lock, 4)
+        const started = Date.now()
+        const res = yield* search("/api/v1/logs", "limit=5", { key: c })
+        const elapsed = Date.now() - started
+        expect(res.status).toBe(429)
+        expect(res.json).toMatchObject({ error: true, code: 429, name: "TooManySearches" })
+        expect(String(res.json.message)).toMatch(/on this server at once \(at most 4\)/)
+        // the queue wait (300 ms) and no more: before, it waited in the pool's queue past the statement timeout
+        expect(elapsed).toBeLessThan(1500)
+        yield* Effect.promise(() => lock.query("ROLLBACK"))
+        for (const replies of [yield* Fiber.join(ofA), yield* Fiber.join(ofB)]) {
+          expect(replies.map((r) => r.status).sort()).toEqual([200, 200, 429, 429])
+        }
+        expect((yield* search("/api/v1/logs", "limit=5", { key: c })).status).toBe(200)
       })
     )
   )
