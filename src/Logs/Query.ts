@@ -31,7 +31,7 @@ export interface StatsParams extends Filters {
   readonly interval?: number | undefined
 }
 
-const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+export const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 /** About the bytes an entry takes in the reply: its text fields plus the JSON keys, id, time and project id. */
 const SIZE = `250 + octet_length(service) + octet_length(message) + coalesce(octet_length(metadata::text), 0)
   + coalesce(octet_length(trace_id), 0) + coalesce(octet_length(span_id), 0) + coalesce(octet_length(session_id), 0)`
@@ -39,7 +39,7 @@ const SIZE = `250 + octet_length(service) + octet_length(message) + coalesce(oct
 /** SQLSTATE 57014 query_canceled: the statement timeout fired (nothing else cancels a search's statement). */
 const isCanceled = (e: SqlError): boolean => (e.cause as { code?: unknown } | undefined)?.code === "57014"
 
-interface Row {
+export interface Row {
   readonly id: string
   readonly time: string
   readonly service: string
@@ -180,7 +180,14 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       return yield* search({ ...params, traceId, limit: params.limit ?? config.maxQueryLimit })
     })
 
-    return { search, stats, trace } as const
+    /**
+     * For the other read routes (src/Logs/Read.ts): `f` on the resolved project, under the same context, per-org
+     * gate and query quota as search; its statements go through `read`.
+     */
+    const scoped = <A, E, R>(projectId: string | undefined, f: (scope: Scope) => Effect.Effect<A, E, R>) =>
+      scope.within(projectId, (s) => gate.run(s.organizationId, Effect.zipRight(quota.checkQuery, f(s))))
+
+    return { search, stats, trace, scoped, read, ids, toOut: (projectId: string) => toOut(ids, projectId) } as const
   })
 }) {}
 
