@@ -15,8 +15,10 @@ import type { LimitsLive } from "../Limits/LimitsLive.js"
 import * as Limits from "../Limits/LimitsHttp.js"
 import { LogsConfig } from "../Logs/LogsConfig.js"
 import { ingestHandler, otlpHandler, searchHandler, statsHandler, traceHandler } from "../Logs/LogsHttp.js"
+import { aggregatedHandler, contextHandler, entryHandler, servicesHandler } from "../Logs/LogsHttp.js"
 import { ProjectScope } from "../Logs/ProjectScope.js"
 import { LogsQuery } from "../Logs/Query.js"
+import { LogsRead } from "../Logs/Read.js"
 import { Producer } from "../Queue/Producer.js"
 import type { ReadSql } from "../Sql/Client.js"
 import * as Account from "../Tenancy/AccountHttp.js"
@@ -35,10 +37,18 @@ const LogsIngestLive = HttpApiBuilder.group(Api, "logsIngest", (h) =>
 )
 
 const LogsSearchLive = HttpApiBuilder.group(Api, "logsSearch", (h) =>
-  h.handle("search", searchHandler).handle("stats", statsHandler).handle("trace", traceHandler)
+  h
+    .handle("search", searchHandler)
+    .handle("stats", statsHandler)
+    .handle("trace", traceHandler)
+    .handle("aggregated", aggregatedHandler)
+    .handle("context", contextHandler)
+    .handle("services", servicesHandler)
+    .handle("entry", entryHandler)
 )
 
-const LogsServices = Layer.mergeAll(Ingest.Default, LogsQuery.Default).pipe(
+// LogsRead runs on the same LogsQuery (one search gate per organization for every read route)
+const LogsServices = Layer.mergeAll(Ingest.Default, LogsRead.Default.pipe(Layer.provideMerge(LogsQuery.Default))).pipe(
   Layer.provide(ProjectScope.Default),
   // the logs Quota comes from the process (main.ts provides the limits area's); it is required, never defaulted
   Layer.provideMerge(LogsConfig.Default)

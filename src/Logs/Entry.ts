@@ -13,7 +13,7 @@ export type Level = typeof Level.Type
 
 const SPAN_ID = /^[0-9a-fA-F]{16}$/
 const SAFE_ID = /^[A-Za-z0-9._:/-]{1,128}$/
-const MAX_SERVICE_LENGTH = 100
+export const MAX_SERVICE_LENGTH = 100
 
 export const LogEntry = Schema.Struct({
   time: Schema.optional(

@@ -7,13 +7,30 @@
  * The ingest endpoints declare their payloads for the OpenAPI document, but their handlers read the raw body
  * (`handleRaw`): limits, content type, gzip and per-entry validation must be decided before any decoding.
  */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { InvalidBody, PayloadTooLarge, UnsupportedMediaType } from "./Body.js"
 import { Level, LogEntry } from "./Entry.js"
 import { TooManyEntries } from "./Ingest.js"
-import { InvalidQuery, ProjectNotFound, QueryTimeout, SearchReply, StatsReply, TooManySearches } from "./QueryTypes.js"
+import {
+  InvalidQuery,
+  LogOut,
+  ProjectNotFound,
+  QueryTimeout,
+  SearchReply,
+  StatsReply,
+  TooManySearches
+} from "./QueryTypes.js"
 import { QuotaExceeded } from "./Quota.js"
+import {
+  AGGREGATE_INTERVALS,
+  AggregatedReply,
+  ContextReply,
+  LogNotFound,
+  MAX_CONTEXT,
+  MAX_SERVICES,
+  ServicesReply
+} from "./ReadTypes.js"
 import { MAX_INTERVAL_SECONDS } from "./Stats.js"
 
 export const IngestBody = Schema.Union(
@@ -88,6 +105,94 @@ export const StatsUrlParams = Schema.Struct({
 }).annotations({ parseOptions: { errors: "all" } })
 export type StatsUrlParams = typeof StatsUrlParams.Type
 
+// --- read routes beside search (src/Logs/Read.ts): aggregated stats, one entry, its context, the services ---
+const ReadScope = {
+  projectId: Filters.projectId,
+  from: Schema.optional(IsoDate).annotations({ description: "default: a day before `to`" }),
+  to: Schema.optional(IsoDate).annotations({ description: "default: now" })
+}
+
+export const AggregatedUrlParams = Schema.Struct({
+  ...ReadScope,
+  interval: Schema.optional(
+    Schema.Literal(...(Object.keys(AGGREGATE_INTERVALS) as Array<keyof typeof AGGREGATE_INTERVALS>))
+  ).annotations({ description: "bucket width (default 1h); at most 10,000 buckets over the range" }),
+  service: repeatable(Text(1, 100))
+}).annotations({ parseOptions: { errors: "all" } })
+export type AggregatedUrlParams = typeof AggregatedUrlParams.Type
+
+const Around = IntFromString.pipe(Schema.between(0, MAX_CONTEXT))
+export const ContextUrlParams = Schema.Struct({
+  projectId: Filters.projectId,
+  id: Text(1, 64).annotations({ description: "the entry's id, as search returns it" }),
+  before: Schema.optional(Around).annotations({ description: `entries before (default 10, at most ${MAX_CONTEXT})` }),
+  after: Schema.optional(Around).annotations({ description: `entries after (default 10, at most ${MAX_CONTEXT})` })
+}).annotations({ parseOptions: { errors: "all" } })
+export type ContextUrlParams = typeof ContextUrlParams.Type
+
+export const ServicesUrlParams = Schema.Struct({
+  ...ReadScope,
+  limit: Schema.optional(IntFromString.pipe(Schema.between(1, MAX_SERVICES))).annotations({
+    description: `at most this many services (default and maximum ${MAX_SERVICES})`
+  })
+}).annotations({ parseOptions: { errors: "all" } })
+export type ServicesUrlParams = typeof ServicesUrlParams.Type
+
+export const EntryUrlParams = Schema.Struct({ projectId: Filters.projectId })
+export type EntryUrlParams = typeof EntryUrlParams.Type
+
+const aggregatedEndpoint = HttpApiEndpoint.get("aggregated", "/api/v1/logs/aggregated")
+  .setUrlParams(AggregatedUrlParams)
+  .addSuccess(AggregatedReply)
+  .addError(InvalidQuery)
+  .addError(ProjectNotFound)
+  .addError(QuotaExceeded)
+  .addError(TooManySearches)
+  .addError(QueryTimeout)
+  .annotate(OpenApi.Summary, "Aggregated log statistics")
+  .annotate(
+    OpenApi.Description,
+    "Entries per time bucket and level, the services with most entries and the most frequent error messages " +
+      "over a time range (the LogTide SDK's getAggregatedStats)."
+  )
+const contextEndpoint = HttpApiEndpoint.get("context", "/api/v1/logs/context")
+  .setUrlParams(ContextUrlParams)
+  .addSuccess(ContextReply)
+  .addError(InvalidQuery)
+  .addError(ProjectNotFound)
+  .addError(LogNotFound)
+  .addError(QuotaExceeded)
+  .addError(TooManySearches)
+  .addError(QueryTimeout)
+  .annotate(OpenApi.Summary, "The entries around one entry")
+  .annotate(
+    OpenApi.Description,
+    "The entries of the same project and service immediately before and after the given one, oldest first."
+  )
+const servicesEndpoint = HttpApiEndpoint.get("services", "/api/v1/logs/services")
+  .setUrlParams(ServicesUrlParams)
+  .addSuccess(ServicesReply)
+  .addError(InvalidQuery)
+  .addError(ProjectNotFound)
+  .addError(QuotaExceeded)
+  .addError(TooManySearches)
+  .addError(QueryTimeout)
+  .annotate(OpenApi.Summary, "Services of a project")
+  .annotate(OpenApi.Description, "The distinct services with entries in a time range, most entries first.")
+const entryEndpoint = HttpApiEndpoint.get("entry", "/api/v1/logs/:id")
+  .setPath(Schema.Struct({ id: Text(1, 64) }))
+  .setUrlParams(EntryUrlParams)
+  .addSuccess(LogOut)
+  .addError(InvalidQuery)
+  .addError(ProjectNotFound)
+  .addError(LogNotFound)
+  .addError(QuotaExceeded)
+  .addError(TooManySearches)
+  .addError(QueryTimeout)
+  .annotate(OpenApi.Summary, "One log entry")
+  .annotate(OpenApi.Description, "The entry with this id (as search returns it); another project's id is not found.")
+// --- end of the read routes ---
+
 export class LogsIngestApi extends HttpApiGroup.make("logsIngest")
   .add(
     HttpApiEndpoint.post("ingest", "/api/v1/ingest")
@@ -131,6 +236,11 @@ export class LogsSearchApi extends HttpApiGroup.make("logsSearch")
       .addError(TooManySearches)
       .addError(QueryTimeout)
   )
+  // the read routes beside search; static paths win over `/logs/:id` in the router whatever the order
+  .add(aggregatedEndpoint)
+  .add(contextEndpoint)
+  .add(servicesEndpoint)
+  .add(entryEndpoint)
   .add(
     HttpApiEndpoint.get("stats", "/api/v1/logs/stats")
       .setUrlParams(StatsUrlParams)

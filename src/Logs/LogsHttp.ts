@@ -9,9 +9,11 @@ import { type BodyFormat, decompress, formatOf, InvalidBody, nestingLimit, parse
 import { entriesOf, type Level } from "./Entry.js"
 import { Ingest } from "./Ingest.js"
 import type { IngestReply, SearchUrlParams, StatsUrlParams } from "./LogsApi.js"
+import type { AggregatedUrlParams, ContextUrlParams, EntryUrlParams, ServicesUrlParams } from "./LogsApi.js"
 import { LogsConfig } from "./LogsConfig.js"
 import { decodeRequest, encodeResponse, responseBody } from "./Otlp.js"
 import { LogsQuery, type SearchParams } from "./Query.js"
+import { LogsRead } from "./Read.js"
 
 interface RawBody {
   readonly format: BodyFormat
@@ -133,3 +135,23 @@ export const traceHandler = ({
   readonly path: { readonly traceId: string }
   readonly urlParams: SearchUrlParams
 }) => Effect.flatMap(LogsQuery, (q) => q.trace(path.traceId, toSearchParams(urlParams)))
+
+// --- read routes beside search (src/Logs/Read.ts) ---
+export const aggregatedHandler = ({ urlParams: p }: { readonly urlParams: AggregatedUrlParams }) =>
+  Effect.flatMap(LogsRead, (r) =>
+    r.aggregated({ projectId: p.projectId, from: p.from, to: p.to, interval: p.interval, services: many(p.service) })
+  )
+
+export const entryHandler = ({
+  path,
+  urlParams
+}: {
+  readonly path: { readonly id: string }
+  readonly urlParams: EntryUrlParams
+}) => Effect.flatMap(LogsRead, (r) => r.byId(urlParams.projectId, path.id))
+
+export const contextHandler = ({ urlParams }: { readonly urlParams: ContextUrlParams }) =>
+  Effect.flatMap(LogsRead, (r) => r.context(urlParams))
+
+export const servicesHandler = ({ urlParams }: { readonly urlParams: ServicesUrlParams }) =>
+  Effect.flatMap(LogsRead, (r) => r.services(urlParams))

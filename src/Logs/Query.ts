@@ -31,7 +31,7 @@ export interface StatsParams extends Filters {
   readonly interval?: number | undefined
 }
 
-const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+export const TIME_TEXT = `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 /** Characters JSON writes as six (`\u0001`): the control characters a stored text may hold (never NUL). */
 const CONTROL = Array.from({ length: 31 }, (_, i) => `\\x${(i + 1).toString(16).padStart(2, "0")}`).join("")
 /**
@@ -51,7 +51,7 @@ const SIZE = `250 + ${jsonBytes("service")} + ${jsonBytes("message")} + coalesce
 /** SQLSTATE 57014 query_canceled: the statement timeout fired (nothing else cancels a search's statement). */
 const isCanceled = (e: SqlError): boolean => (e.cause as { code?: unknown } | undefined)?.code === "57014"
 
-interface Row {
+export interface Row {
   readonly id: string
   readonly time: string
   readonly service: string
@@ -196,7 +196,14 @@ export class LogsQuery extends Effect.Service<LogsQuery>()("Logs/Query", {
       return yield* search({ ...params, traceId, limit: params.limit ?? config.maxQueryLimit })
     })
 
-    return { search, stats, trace } as const
+    /**
+     * For the other read routes (src/Logs/Read.ts): `f` on the resolved project, under the same context, per-org
+     * gate and query quota as search; its statements go through `read`.
+     */
+    const scoped = <A, E, R>(projectId: string | undefined, f: (scope: Scope) => Effect.Effect<A, E, R>) =>
+      scope.within(projectId, (s) => gate.run(s.organizationId, Effect.zipRight(quota.checkQuery, f(s))))
+
+    return { search, stats, trace, scoped, read, ids, toOut: (projectId: string) => toOut(ids, projectId) } as const
   })
 }) {}
 
