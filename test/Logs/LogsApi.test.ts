@@ -19,7 +19,11 @@ describe("logs contract", () => {
         "/api/v1/ingest",
         "/api/v1/ingest/single",
         "/api/v1/logs",
+        "/api/v1/logs/aggregated",
+        "/api/v1/logs/context",
+        "/api/v1/logs/services",
         "/api/v1/logs/stats",
+        "/api/v1/logs/{id}",
         "/api/v1/logs/trace/{traceId}",
         "/v1/otlp/logs"
       ].sort()
